@@ -1,0 +1,178 @@
+from django.utils import timezone
+from rest_framework import serializers
+
+from ocpp_core.choices import REGISTRATION_STATUS_CHOICES, OcppProtocol, PhaseRotation
+from ocpp_core.models import OcppTag, User
+from ocpp_core.validators import charge_box_id_validator, id_tag_validator
+from powerfill.api.fields import AccountPrimaryKeyRelatedField
+from sites.choices import PhaseCount
+from sites.models import Node
+
+
+class ConnectorSerializer(serializers.Serializer):
+    connectorId = serializers.IntegerField(source="connector_id", read_only=True)
+    status = serializers.CharField(read_only=True)
+    errorCode = serializers.CharField(source="error_code", read_only=True)
+    evseId = serializers.CharField(source="evse_id", read_only=True)
+    priority = serializers.IntegerField(read_only=True)
+
+
+class ChargeBoxSerializer(serializers.Serializer):
+    chargeBoxPk = serializers.IntegerField(source="pk", read_only=True)
+    chargeBoxId = serializers.CharField(
+        source="charge_box_id",
+        max_length=48,
+        validators=[charge_box_id_validator],
+        help_text="The OCPP identity: the last part of the charger's WebSocket URL. Unique.",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    registrationStatus = serializers.ChoiceField(
+        source="registration_status", choices=REGISTRATION_STATUS_CHOICES, required=False, default="Accepted"
+    )
+    nodeId = AccountPrimaryKeyRelatedField(
+        source="node",
+        queryset=Node.objects.all(),
+        label_in_errors="node",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The site node this station is assigned to (null: none; it then admits nobody).",
+    )
+    ocppProtocol = serializers.ChoiceField(source="ocpp_protocol", choices=OcppProtocol.choices, read_only=True)
+    chargePointVendor = serializers.CharField(source="charge_point_vendor", read_only=True)
+    chargePointModel = serializers.CharField(source="charge_point_model", read_only=True)
+    chargePointSerialNumber = serializers.CharField(source="charge_point_serial_number", read_only=True)
+    chargeBoxSerialNumber = serializers.CharField(source="charge_box_serial_number", read_only=True)
+    firmwareVersion = serializers.CharField(source="firmware_version", read_only=True)
+    lastHeartbeat = serializers.DateTimeField(source="last_heartbeat_at", read_only=True)
+    connected = serializers.BooleanField(source="is_connected", read_only=True)
+    connectors = ConnectorSerializer(many=True, read_only=True)
+    authPassword = serializers.CharField(
+        source="auth_password",
+        write_only=True,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="HTTP Basic password the charger must present (16-40 characters); stored hashed. null clears it.",
+    )
+    upstreamUrl = serializers.CharField(
+        source="upstream_url",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Proxy mode: the third-party CSMS (ws:// or wss://) this charger is also connected to.",
+    )
+    maxCurrentA = serializers.FloatField(source="max_current_a", min_value=0, required=False, default=32)
+    minCurrentA = serializers.FloatField(source="min_current_a", min_value=0, required=False, default=6)
+    phases = serializers.ChoiceField(choices=PhaseCount.choices, required=False, default=PhaseCount.THREE)
+    phaseRotation = serializers.ChoiceField(
+        source="phase_rotation", choices=PhaseRotation.choices, required=False, default=PhaseRotation.RST
+    )
+
+
+class OcppTagOverviewSerializer(serializers.Serializer):
+    """SteVe's OcppTagOverview."""
+
+    ocppTagPk = serializers.IntegerField(source="pk", read_only=True, help_text="PK of the OCPP tag")
+    idTag = serializers.CharField(source="id_tag", read_only=True, help_text="The OCPP tag")
+    parentOcppTagPk = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)
+    parentIdTag = serializers.CharField(source="parent.id_tag", read_only=True, allow_null=True, default=None)
+    userPk = serializers.IntegerField(source="user_id", read_only=True, allow_null=True)
+    expiryDate = serializers.DateTimeField(source="expiry_date", read_only=True, allow_null=True)
+    maxActiveTransactionCount = serializers.IntegerField(source="max_active_transaction_count", read_only=True)
+    blocked = serializers.BooleanField(read_only=True, help_text="maxActiveTransactionCount is 0")
+    inTransaction = serializers.SerializerMethodField(help_text="Has the tag running transactions?")
+    activeTransactionCount = serializers.IntegerField(source="active_transaction_count", read_only=True)
+    note = serializers.CharField(read_only=True)
+
+    def get_inTransaction(self, tag) -> bool:
+        return tag.active_transaction_count > 0
+
+
+class OcppTagFormSerializer(serializers.Serializer):
+    """SteVe's OcppTagForm, plus `userPk` to name the tag's holder."""
+
+    idTag = serializers.CharField(
+        source="id_tag",
+        max_length=20,
+        validators=[id_tag_validator],
+        help_text="Used when creating; ignored when updating (an idTag never changes).",
+    )
+    parentIdTag = serializers.CharField(source="parent_id_tag", required=False, allow_null=True, allow_blank=True)
+    expiryDate = serializers.DateTimeField(
+        source="expiry_date",
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601 date/time with timezone, in the future. Example: `2030-08-25T14:30:00.000Z`",
+    )
+    maxActiveTransactionCount = serializers.IntegerField(
+        source="max_active_transaction_count",
+        required=False,
+        default=1,
+        min_value=-1,
+        help_text="0 blocks the tag, -1 allows any number of sessions at once. Default 1.",
+    )
+    note = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    userPk = AccountPrimaryKeyRelatedField(
+        source="user",
+        queryset=User.objects.all(),
+        label_in_errors="user",
+        required=False,
+        allow_null=True,
+    )
+
+    def __init__(self, *args, updating: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if updating:
+            self.fields["idTag"].required = False
+
+    def validate_expiryDate(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Expiry Date/Time must be in future")
+        return value
+
+    def validate(self, attrs):
+        attrs["note"] = attrs.get("note") or ""
+        attrs["parent_id_tag"] = attrs.get("parent_id_tag") or None
+        return attrs
+
+
+class OcppTagPksSerializer(serializers.Serializer):
+    ocppTagPks = AccountPrimaryKeyRelatedField(
+        source="ocpp_tags",
+        queryset=OcppTag.objects.all(),
+        label_in_errors="OCPP tag",
+        many=True,
+    )
+
+
+class UserSerializer(serializers.Serializer):
+    """A tag holder. PUT replaces the text fields (absent ones become empty) and, when given, the tag set."""
+
+    userPk = serializers.IntegerField(source="pk", read_only=True)
+    firstName = serializers.CharField(source="first_name", max_length=100, required=False, allow_blank=True, default="")
+    lastName = serializers.CharField(source="last_name", max_length=100, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    ocppTagPks = AccountPrimaryKeyRelatedField(
+        source="ocpp_tags",
+        queryset=OcppTag.objects.all(),
+        label_in_errors="OCPP tag",
+        many=True,
+        required=False,
+        help_text="The tags this person holds; a tag held by someone else moves to this user.",
+    )
+
+
+class OcppTagGroupSerializer(serializers.Serializer):
+    ocppTagGroupPk = serializers.IntegerField(source="pk", read_only=True)
+    name = serializers.CharField(max_length=100)
+    ocppTagPks = AccountPrimaryKeyRelatedField(
+        source="ocpp_tags",
+        queryset=OcppTag.objects.all(),
+        label_in_errors="OCPP tag",
+        many=True,
+        required=False,
+    )

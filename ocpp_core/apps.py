@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OcppCoreConfig(AppConfig):
+    name = "ocpp_core"
+    verbose_name = "OCPP"

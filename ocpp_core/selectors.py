@@ -1,0 +1,49 @@
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+
+from powerfill.accounts.models import Account
+
+from .models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
+
+
+def charge_box_list(*, account: Account) -> QuerySet[ChargeBox]:
+    return ChargeBox.objects.filter(account=account).prefetch_related("connectors")
+
+
+def active_transaction_count(tag_ref="pk") -> Coalesce:
+    """The number of running transactions of the tag at `tag_ref`, as a subquery expression."""
+    running = (
+        Transaction.objects.filter(ocpp_tag=OuterRef(tag_ref), stopped_at__isnull=True)
+        .order_by()
+        .values("ocpp_tag")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(running, output_field=IntegerField()), 0)
+
+
+def ocpp_tag_list(*, account: Account | None = None) -> QuerySet[OcppTag]:
+    """Tags with SteVe's overview column `active_transaction_count` (in transaction: more than 0)."""
+    tags = OcppTag.objects.all() if account is None else OcppTag.objects.filter(account=account)
+    return tags.select_related("parent").annotate(active_transaction_count=active_transaction_count())
+
+
+def ocpp_tag_by_id_tag(*, account: Account, id_tag: str) -> OcppTag | None:
+    """idTags compare case-insensitively (OCPP CiString), through the LOWER(id_tag) unique index."""
+    tags = OcppTag.objects.alias(id_tag_lower=Lower("id_tag"))
+    return tags.filter(account=account, id_tag_lower=id_tag.lower()).first()
+
+
+def ocpp_tags_expired_q(*, expired: bool, at=None) -> Q:
+    now = at or timezone.now()
+    is_expired = Q(expiry_date__isnull=False, expiry_date__lte=now)
+    return is_expired if expired else ~is_expired
+
+
+def user_list(*, account: Account) -> QuerySet[User]:
+    return User.objects.filter(account=account).prefetch_related("ocpp_tags")
+
+
+def ocpp_tag_group_list(*, account: Account) -> QuerySet[OcppTagGroup]:
+    return OcppTagGroup.objects.filter(account=account).prefetch_related("ocpp_tags")

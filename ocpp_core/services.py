@@ -1,0 +1,223 @@
+"""Writes to charge boxes, OCPP tags, tag holders and tag groups. Each validates the whole object first."""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from powerfill.accounts.models import Account
+from powerfill.common.services import model_create, model_update
+
+from .models import ChargeBox, OcppTag, OcppTagGroup, User
+from .selectors import ocpp_tag_by_id_tag
+from .validators import charger_password_validator
+
+UNSET = object()
+
+
+# Charge boxes
+
+
+@transaction.atomic
+def charge_box_create(*, account: Account, charge_box_id: str, auth_password: str | None = None, **fields) -> ChargeBox:
+    charge_box = ChargeBox(account=account, charge_box_id=charge_box_id, **fields)
+    _set_charger_password(charge_box, auth_password)
+    charge_box.full_clean()
+    charge_box.save()
+    return charge_box
+
+
+@transaction.atomic
+def charge_box_update(*, charge_box: ChargeBox, data: dict) -> ChargeBox:
+    """Update operator-managed fields; `auth_password` (None clears it) is hashed, never stored as given."""
+    data = dict(data)
+    if "auth_password" in data:
+        _set_charger_password(charge_box, data.pop("auth_password"))
+        charge_box.save(update_fields=["auth_password_hash", "updated_at"])
+    model_update(instance=charge_box, data=data)
+    return charge_box
+
+
+@transaction.atomic
+def charge_box_delete(*, charge_box: ChargeBox) -> None:
+    """Delete a charge box without history. One with transactions is kept: its sessions are billing records."""
+    count = charge_box.transactions.count()
+    if count:
+        raise ValidationError(
+            f"Charge box {charge_box.charge_box_id} has {count} transaction(s) and cannot be deleted; "
+            "set its registration status to Rejected to refuse it instead."
+        )
+    charge_box.delete()
+
+
+def _set_charger_password(charge_box: ChargeBox, raw_password: str | None) -> None:
+    if raw_password:
+        try:
+            charger_password_validator(raw_password)
+        except ValidationError as error:
+            raise ValidationError({"auth_password": error.messages}) from error
+    charge_box.set_auth_password(raw_password)
+
+
+# OCPP tags
+
+
+@transaction.atomic
+def ocpp_tag_create(
+    *,
+    account: Account,
+    id_tag: str,
+    parent_id_tag: str | None = None,
+    expiry_date=None,
+    max_active_transaction_count: int = 1,
+    note: str = "",
+    user: User | None = None,
+) -> OcppTag:
+    return model_create(
+        model=OcppTag,
+        account=account,
+        id_tag=id_tag,
+        parent=_parent_tag(account=account, parent_id_tag=parent_id_tag),
+        expiry_date=expiry_date,
+        max_active_transaction_count=max_active_transaction_count,
+        note=note,
+        user=user,
+    )
+
+
+@transaction.atomic
+def ocpp_tag_update(
+    *,
+    ocpp_tag: OcppTag,
+    parent_id_tag: str | None = None,
+    expiry_date=None,
+    max_active_transaction_count: int = 1,
+    note: str = "",
+    user=UNSET,
+) -> OcppTag:
+    """SteVe's update: every field is replaced (absent ones return to their defaults); the idTag never changes."""
+    data = {
+        "parent": _parent_tag(account=ocpp_tag.account, parent_id_tag=parent_id_tag),
+        "expiry_date": expiry_date,
+        "max_active_transaction_count": max_active_transaction_count,
+        "note": note,
+    }
+    if user is not UNSET:
+        data["user"] = user
+    model_update(instance=ocpp_tag, data=data)
+    return ocpp_tag
+
+
+@transaction.atomic
+def ocpp_tag_expire(*, ocpp_tag: OcppTag, at=None) -> OcppTag:
+    model_update(instance=ocpp_tag, data={"expiry_date": at or timezone.now()})
+    return ocpp_tag
+
+
+@transaction.atomic
+def ocpp_tag_set_blocked(*, ocpp_tag: OcppTag, blocked: bool) -> OcppTag:
+    """Blocked is SteVe's maxActiveTransactionCount = 0; unblocking allows one session at a time again."""
+    if blocked != ocpp_tag.blocked:
+        model_update(instance=ocpp_tag, data={"max_active_transaction_count": 0 if blocked else 1})
+    return ocpp_tag
+
+
+@transaction.atomic
+def ocpp_tag_delete(*, ocpp_tag: OcppTag) -> None:
+    ocpp_tag.delete()
+
+
+def _parent_tag(*, account: Account, parent_id_tag: str | None) -> OcppTag | None:
+    if not parent_id_tag:
+        return None
+    parent = ocpp_tag_by_id_tag(account=account, id_tag=parent_id_tag)
+    if parent is None:
+        raise ValidationError({"parent": f"Unknown parent idTag {parent_id_tag!r}."})
+    return parent
+
+
+# Users (tag holders)
+
+
+@transaction.atomic
+def user_create(*, account: Account, ocpp_tags: Iterable[OcppTag] = (), **fields) -> User:
+    user = model_create(model=User, account=account, **fields)
+    user_set_ocpp_tags(user=user, ocpp_tags=ocpp_tags)
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, data: dict, ocpp_tags: Iterable[OcppTag] | None = None) -> User:
+    model_update(instance=user, data=data)
+    if ocpp_tags is not None:
+        user_set_ocpp_tags(user=user, ocpp_tags=ocpp_tags)
+    return user
+
+
+@transaction.atomic
+def user_set_ocpp_tags(*, user: User, ocpp_tags: Iterable[OcppTag]) -> None:
+    """Make these the user's tags. A tag has at most one holder, so a tag of another user moves to this one."""
+    tags = list(ocpp_tags)
+    foreign = [tag.id_tag for tag in tags if tag.account_id != user.account_id]
+    if foreign:
+        raise ValidationError({"ocpp_tags": f"Unknown OCPP tag: {', '.join(foreign)}."})
+    now = timezone.now()
+    pks = [tag.pk for tag in tags]
+    OcppTag.objects.filter(user=user).exclude(pk__in=pks).update(user=None, updated_at=now)
+    OcppTag.objects.filter(pk__in=pks).exclude(user=user).update(user=user, updated_at=now)
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """The user's tags stay, without a holder."""
+    user.delete()
+
+
+# Tag groups
+
+
+@transaction.atomic
+def ocpp_tag_group_create(*, account: Account, name: str, ocpp_tags: Iterable[OcppTag] = ()) -> OcppTagGroup:
+    group = model_create(model=OcppTagGroup, account=account, name=name)
+    ocpp_tag_group_add_tags(group=group, ocpp_tags=ocpp_tags)
+    return group
+
+
+@transaction.atomic
+def ocpp_tag_group_update(*, group: OcppTagGroup, data: dict) -> OcppTagGroup:
+    model_update(instance=group, data=data)
+    return group
+
+
+@transaction.atomic
+def ocpp_tag_group_add_tags(*, group: OcppTagGroup, ocpp_tags: Iterable[OcppTag]) -> None:
+    """Idempotent: tags already in the group stay once."""
+    tags = list(ocpp_tags)
+    _check_same_account(group, tags)
+    group.ocpp_tags.add(*tags)
+
+
+@transaction.atomic
+def ocpp_tag_group_remove_tags(*, group: OcppTagGroup, ocpp_tags: Iterable[OcppTag]) -> None:
+    """Idempotent: tags not in the group are ignored."""
+    group.ocpp_tags.remove(*ocpp_tags)
+
+
+@transaction.atomic
+def ocpp_tag_group_set_tags(*, group: OcppTagGroup, ocpp_tags: Iterable[OcppTag]) -> None:
+    tags = list(ocpp_tags)
+    _check_same_account(group, tags)
+    group.ocpp_tags.set(tags)
+
+
+@transaction.atomic
+def ocpp_tag_group_delete(*, group: OcppTagGroup) -> None:
+    """Its tags stay; its permissions go."""
+    group.delete()
+
+
+def _check_same_account(group: OcppTagGroup, tags: list[OcppTag]) -> None:
+    foreign = [tag.id_tag for tag in tags if tag.account_id != group.account_id]
+    if foreign:
+        raise ValidationError({"ocpp_tags": f"Unknown OCPP tag: {', '.join(foreign)}."})

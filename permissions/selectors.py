@@ -1,0 +1,169 @@
+"""The authorization resolver: may tag X charge at station Y?
+
+The rule (platform docs, API.md): Y must be assigned to a node N. X may charge when (1) X holds a permission on N,
+or on an ancestor of N with `applies_to_all_children`, else (2) one of X's groups does. Tag first, then groups;
+among several permissions the one on the deepest node answers. A station on no node admits nobody.
+
+Every question asked here ("may X charge at Y", "who may charge at Y", "where may X charge") is answered by the
+same predicate, `_reaches`, over the nested-set numbers of the tree: an ancestor A of N is the node of the same
+tree with A.lft < N.lft and A.rght > N.rght. So the depth of the tree never adds queries: authorizing a tag is one
+query (the tag, both permission lookups and its running transactions as subqueries).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
+from ocpp.v16.enums import AuthorizationStatus
+
+from ocpp_core.models import ChargeBox, OcppTag
+from ocpp_core.selectors import active_transaction_count
+from sites.models import Node
+
+from .choices import PermissionVia
+from .models import OcppTagGroupPermission, OcppTagPermission
+
+
+def _reaches(*, node_id, tree_id, lft, rght) -> Q:
+    """Permissions (rows of either permission table) that reach node N: held on N itself, or held on an ancestor
+    of N with applies_to_all_children. The arguments are N's values, or OuterRef expressions naming them."""
+    return Q(node_id=node_id) | Q(
+        applies_to_all_children=True, node__tree_id=tree_id, node__lft__lt=lft, node__rght__gt=rght
+    )
+
+
+def _reaching_node(permissions: QuerySet, **node) -> Subquery:
+    """The node of the deepest permission in `permissions` that reaches N, or NULL."""
+    return Subquery(permissions.filter(_reaches(**node)).order_by("-node__lft").values("node_id")[:1])
+
+
+def _node_values(node: Node) -> dict:
+    return {"node_id": node.pk, "tree_id": node.tree_id, "lft": node.lft, "rght": node.rght}
+
+
+def _annotate_reach(tags: QuerySet[OcppTag], node: Node) -> QuerySet[OcppTag]:
+    """Annotate each tag with the nodes through which its own permissions and its groups' permissions reach N."""
+    values = _node_values(node)
+    return tags.annotate(
+        via_tag_node=_reaching_node(OcppTagPermission.objects.filter(ocpp_tag=OuterRef("pk")), **values),
+        via_group_node=_reaching_node(
+            OcppTagGroupPermission.objects.filter(ocpp_tag_group__ocpp_tags=OuterRef("pk")), **values
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PermissionDecision:
+    """Why a tag may (or may not) charge at a station: via its own permission or a group's, held on `node_id`."""
+
+    allowed: bool
+    via: PermissionVia | None = None
+    node_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TagAuthorization:
+    """What OCPP's idTagInfo answers for a tag at a station, with the permission behind it."""
+
+    status: AuthorizationStatus
+    permission: PermissionDecision
+    ocpp_tag: OcppTag | None = None
+
+    @property
+    def parent_id_tag(self) -> str | None:
+        return self.ocpp_tag.parent.id_tag if self.ocpp_tag and self.ocpp_tag.parent_id else None
+
+    @property
+    def expiry_date(self) -> datetime | None:
+        return self.ocpp_tag.expiry_date if self.ocpp_tag else None
+
+
+def _decision(tag: OcppTag) -> PermissionDecision:
+    if tag.via_tag_node is not None:
+        return PermissionDecision(allowed=True, via=PermissionVia.OCPP_TAG, node_id=tag.via_tag_node)
+    if tag.via_group_node is not None:
+        return PermissionDecision(allowed=True, via=PermissionVia.OCPP_TAG_GROUP, node_id=tag.via_group_node)
+    return PermissionDecision(allowed=False)
+
+
+def tag_authorization(*, id_tag: str, charge_box: ChargeBox, at: datetime | None = None) -> TagAuthorization:
+    """Authorize, StartTransaction and RemoteStartTransaction ask this. One query when `charge_box.node` is loaded.
+
+    unknown tag -> Invalid; blocked -> Blocked; expired -> Expired; running transactions >= its maximum ->
+    ConcurrentTx; no permission at this station -> Invalid; else Accepted.
+    """
+    tags = OcppTag.objects.alias(id_tag_lower=Lower("id_tag")).filter(
+        account_id=charge_box.account_id, id_tag_lower=id_tag.lower()
+    )
+    tags = tags.select_related("parent").annotate(active_transaction_count=active_transaction_count())
+    node = charge_box.node if charge_box.node_id else None
+    if node is not None:
+        tags = _annotate_reach(tags, node)
+    tag = tags.first()
+    if tag is None:
+        return TagAuthorization(status=AuthorizationStatus.invalid, permission=PermissionDecision(allowed=False))
+
+    permission = _decision(tag) if node is not None else PermissionDecision(allowed=False)
+    if tag.blocked:
+        status = AuthorizationStatus.blocked
+    elif tag.is_expired(at):
+        status = AuthorizationStatus.expired
+    elif 0 <= tag.max_active_transaction_count <= tag.active_transaction_count:
+        status = AuthorizationStatus.concurrent_tx
+    elif not permission.allowed:
+        status = AuthorizationStatus.invalid
+    else:
+        status = AuthorizationStatus.accepted
+    return TagAuthorization(status=status, permission=permission, ocpp_tag=tag)
+
+
+def tag_may_charge(*, id_tag: str, charge_box: ChargeBox) -> PermissionDecision:
+    """The permission rule alone (no blocked/expired/concurrency checks)."""
+    return tag_authorization(id_tag=id_tag, charge_box=charge_box).permission
+
+
+def tags_allowed_at(*, charge_box: ChargeBox) -> QuerySet[OcppTag]:
+    """Who may charge here: the account's tags whose own or group permission reaches the station's node, each
+    annotated with `via_tag_node` / `via_group_node`. Empty for a station on no node."""
+    if charge_box.node_id is None:
+        return OcppTag.objects.none()
+    reaching = _reaches(**_node_values(charge_box.node))
+    # Start from the permissions that reach the node, so the cost follows the permissions, not the tag count.
+    holders = OcppTagPermission.objects.filter(reaching).values("ocpp_tag_id")
+    groups = OcppTagGroupPermission.objects.filter(reaching).values("ocpp_tag_group_id")
+    members = OcppTag.groups.through.objects.filter(ocpptaggroup_id__in=groups).values("ocpptag_id")
+    tags = OcppTag.objects.filter(account_id=charge_box.account_id).filter(Q(pk__in=holders) | Q(pk__in=members))
+    return _annotate_reach(tags, charge_box.node)
+
+
+def charge_boxes_allowed_for(*, ocpp_tag: OcppTag) -> QuerySet[ChargeBox]:
+    """Where may this tag charge: the account's stations whose node its own or a group permission reaches,
+    each annotated with `via_tag_node` / `via_group_node`."""
+    station_node = {
+        "node_id": OuterRef("node_id"),
+        "tree_id": OuterRef("node__tree_id"),
+        "lft": OuterRef("node__lft"),
+        "rght": OuterRef("node__rght"),
+    }
+    charge_boxes = ChargeBox.objects.filter(account_id=ocpp_tag.account_id, node__isnull=False)
+    charge_boxes = charge_boxes.annotate(
+        via_tag_node=_reaching_node(OcppTagPermission.objects.filter(ocpp_tag=ocpp_tag), **station_node),
+        via_group_node=_reaching_node(
+            OcppTagGroupPermission.objects.filter(ocpp_tag_group__ocpp_tags=ocpp_tag), **station_node
+        ),
+    )
+    return charge_boxes.filter(Q(via_tag_node__isnull=False) | Q(via_group_node__isnull=False))
+
+
+def permission_via(row) -> PermissionDecision:
+    """The decision for a row annotated by tags_allowed_at or charge_boxes_allowed_for."""
+    return _decision(row)
+
+
+def ocpp_tag_permission_list(*, ocpp_tag: OcppTag) -> QuerySet[OcppTagPermission]:
+    return OcppTagPermission.objects.filter(ocpp_tag=ocpp_tag).order_by("node__tree_id", "node__lft")
+
+
+def ocpp_tag_group_permission_list(*, group) -> QuerySet[OcppTagGroupPermission]:
+    return OcppTagGroupPermission.objects.filter(ocpp_tag_group=group).order_by("node__tree_id", "node__lft")

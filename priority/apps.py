@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PriorityConfig(AppConfig):
+    name = "priority"
+    verbose_name = "Priority and load management"

@@ -1,0 +1,169 @@
+from django import forms, http
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.utils.html import format_html
+from mptt.admin import DraggableMPTTAdmin
+from mptt.forms import MPTTAdminForm
+
+from ocpp_core.models import ChargeBox
+from permissions.models import OcppTagGroupPermission, OcppTagPermission
+from powerfill.accounts.scoping import AccountScopedAdmin, AccountScopedAdminMixin, scope_to_account
+
+from . import services
+from .models import Node
+
+
+class NodeForm(MPTTAdminForm):
+    charge_boxes = forms.ModelMultipleChoiceField(
+        queryset=ChargeBox.objects.none(),
+        required=False,
+        widget=FilteredSelectMultiple("charge boxes", False),
+        help_text="The stations of this node. A station belongs to one node: choosing it here moves it.",
+    )
+
+    class Meta:
+        model = Node
+        fields = ("account", "name", "parent", "max_current_a", "phases", "max_power_kw", "phase_asymmetry_limit_a")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["charge_boxes"].initial = list(self.instance.charge_boxes.values_list("pk", flat=True))
+
+    def clean(self):
+        cleaned = super().clean()
+        account = cleaned.get("account")
+        foreign = [str(box) for box in cleaned.get("charge_boxes") or [] if account and box.account_id != account.pk]
+        if foreign:
+            self.add_error("charge_boxes", f"These charge boxes belong to another account: {', '.join(foreign)}.")
+        return cleaned
+
+
+class OcppTagPermissionInline(AccountScopedAdminMixin, admin.TabularInline):
+    model = OcppTagPermission
+    account_lookup = "node__account"
+    fields = ("ocpp_tag", "applies_to_all_children", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("ocpp_tag",)
+    extra = 0
+    verbose_name_plural = "OCPP tag permissions on this node"
+
+
+class OcppTagGroupPermissionInline(AccountScopedAdminMixin, admin.TabularInline):
+    model = OcppTagGroupPermission
+    account_lookup = "node__account"
+    fields = ("ocpp_tag_group", "applies_to_all_children", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("ocpp_tag_group",)
+    extra = 0
+    verbose_name_plural = "OCPP tag group permissions on this node"
+
+
+@admin.register(Node)
+class NodeAdmin(AccountScopedAdmin, DraggableMPTTAdmin):
+    """The site trees: drag a node to move it with its subtree; open one to edit its stations and permissions."""
+
+    form = NodeForm
+    list_display = (
+        "tree_actions",
+        "indented_title",
+        "station_count",
+        "tag_permission_count",
+        "group_permission_count",
+        "max_current_a",
+        "phases",
+    )
+    list_display_links = ("indented_title",)
+    list_select_related = ("account",)
+    search_fields = ("name",)
+    list_filter = ("level", "phases")
+    inlines = (OcppTagPermissionInline, OcppTagGroupPermissionInline)
+    fieldsets = (
+        (None, {"fields": ("account", "name", "parent", "charge_boxes")}),
+        (
+            "Electrical limits (load management)",
+            {
+                "fields": ("max_current_a", "phases", "max_power_kw", "phase_asymmetry_limit_a"),
+            },
+        ),
+    )
+    expand_tree_by_default = True
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                stations=Count("charge_boxes", distinct=True),
+                tag_permissions=Count("ocpptagpermissions", distinct=True),
+                group_permissions=Count("ocpptaggrouppermissions", distinct=True),
+            )
+        )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.base_fields["charge_boxes"].queryset = scope_to_account(
+            ChargeBox.objects.select_related("node"), request.user
+        )
+        return form
+
+    @admin.display(description="stations", ordering="stations")
+    def station_count(self, node):
+        return node.stations
+
+    @admin.display(description="tag permissions", ordering="tag_permissions")
+    def tag_permission_count(self, node):
+        return node.tag_permissions
+
+    @admin.display(description="group permissions", ordering="group_permissions")
+    def group_permission_count(self, node):
+        return node.group_permissions
+
+    @admin.display(description="node")
+    def indented_title(self, item):
+        return format_html('<div style="text-indent:{}px">{}</div>', item.level * self.mptt_level_indent, item.name)
+
+    def save_model(self, request, obj, form, change):
+        services.node_save(node=obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.site_assign_charge_boxes(
+            node=form.instance, charge_box_ids=[box.charge_box_id for box in form.cleaned_data["charge_boxes"]]
+        )
+
+    def delete_model(self, request, obj):
+        services.site_delete(node=obj)
+
+    def delete_queryset(self, request, queryset):
+        # Deepest first would re-delete removed subtrees; deleting roots of the selection is enough.
+        for node in queryset.order_by("level"):
+            if Node.objects.filter(pk=node.pk).exists():
+                services.site_delete(node=node)
+
+    def get_actions(self, request):
+        # Django's own bulk delete, which calls delete_queryset above, not mptt's replacement that bypasses it.
+        return admin.ModelAdmin.get_actions(self, request)
+
+    def _move_node(self, request):
+        """Drag and drop goes through the same service as the API: lock, account, cycle, depth and name checks."""
+        queryset = self.get_queryset(request)
+        try:
+            node = queryset.get(pk=request.POST.get("cut_item"))
+            target = queryset.get(pk=request.POST.get("pasted_on"))
+        except (Node.DoesNotExist, TypeError, ValueError):
+            self.message_user(request, "Those nodes have disappeared; reload and try again.", level=messages.ERROR)
+            return http.HttpResponse("FAIL, invalid objects.")
+        if not self.has_change_permission(request, node):
+            self.message_user(request, "You may not move this node.", level=messages.ERROR)
+            return http.HttpResponse("FAIL, no permission.")
+        try:
+            services.site_move(node=node, target=target, position=request.POST.get("position", ""))
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), level=messages.ERROR)
+            return http.HttpResponse("FAIL, invalid move.")
+        self.log_change(request, node, [{"changed": {"fields": ["parent"]}}])
+        self.message_user(request, f"{node} has been moved.")
+        return http.HttpResponse("OK, moved.")
