@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV
 
 from permissions.models import OcppTagGroupPermission
 from permissions.selectors import charge_boxes_allowed_for, permission_via, tags_allowed_at
@@ -221,6 +222,8 @@ class InTransactionFilter(admin.SimpleListFilter):
 @admin.register(OcppTag)
 class OcppTagAdmin(ImportExportMixin, AccountScopedAdmin):
     resource_classes = (OcppTagResource,)
+    import_formats = (CSV,)
+    export_formats = (CSV,)
     list_display = (
         "id_tag",
         "user",

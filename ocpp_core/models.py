@@ -255,6 +255,11 @@ class OcppTagGroup(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        duplicates = OcppTagGroup.objects.filter(account_id=self.account_id, name=self.name).exclude(pk=self.pk)
+        if self.account_id and duplicates.exists():
+            raise ValidationError({"name": f"A tag group named {self.name!r} already exists."})
+
 
 class Transaction(models.Model):
     """A charging session as OCPP reports it, from StartTransaction to StopTransaction. Energy in Wh."""

@@ -60,6 +60,14 @@ class Node(MPTTModel):
         return self.name
 
     def clean(self):
+        siblings = (
+            Node.objects.filter(parent=self.parent)
+            if self.parent_id
+            else Node.objects.filter(account_id=self.account_id, parent=None)
+        )
+        if self.account_id and siblings.filter(name=self.name).exclude(pk=self.pk).exists():
+            where = f"under {self.parent.name!r}" if self.parent_id else "among this account's sites"
+            raise ValidationError({"name": f"A node named {self.name!r} already exists {where}."})
         if self.parent_id is None:
             return
         if self.parent.account_id != self.account_id:

@@ -11,13 +11,14 @@ from django.utils import timezone
 
 from ocpp_core.models import ChargeBox
 from powerfill.accounts.models import Account
-from powerfill.common.services import model_create, model_update
+from powerfill.common.services import model_update
 
 from .models import MAX_TREE_DEPTH, Node
 
 TREE_LOCK_KEY = 7_304_218_553  # any constant; names the advisory lock of site tree writes
 LIMIT_FIELDS = ("max_current_a", "phases", "max_power_kw", "phase_asymmetry_limit_a")
 MOVE_POSITIONS = ("first-child", "last-child", "left", "right")
+MPTT_FIELDS = ["tree_id", "lft", "rght", "level"]
 
 
 class SiteSpec(TypedDict):
@@ -37,12 +38,6 @@ def serialise_tree_writes() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK_KEY])
-
-
-@transaction.atomic
-def node_create(*, account: Account, name: str, parent: Node | None = None, **limits) -> Node:
-    serialise_tree_writes()
-    return model_create(model=Node, account=account, name=name, parent=parent, **limits)
 
 
 @transaction.atomic
@@ -171,8 +166,6 @@ def _spec_without_assignments(spec: SiteSpec, *, account: Account) -> dict:
 
 
 def _validate_spec(*, account: Account, spec: SiteSpec, parent: Node | None) -> None:
-    if parent is not None and parent.account_id != account.pk:
-        raise ValidationError({"parent": "Unknown node."})
     flat = _flatten_spec(spec)
     base_level = parent.level + 1 if parent else 0
     if base_level + max(depth for _, depth in flat) >= MAX_TREE_DEPTH:
@@ -182,14 +175,13 @@ def _validate_spec(*, account: Account, spec: SiteSpec, parent: Node | None) -> 
         repeated = sorted(name for name, count in Counter(names).items() if count > 1)
         if repeated:
             raise ValidationError({"children": f"Sibling nodes need distinct names: {', '.join(repeated)}."})
-    siblings = Node.objects.filter(parent=parent) if parent else Node.objects.filter(account=account, parent=None)
-    if siblings.filter(name=spec["name"]).exists():
-        where = f"under {parent.name!r}" if parent else "among this account's sites"
-        raise ValidationError({"name": f"A node named {spec['name']!r} already exists {where}."})
-    for node_spec, _ in flat:
-        Node(account=account, **{k: node_spec[k] for k in ("name", *LIMIT_FIELDS) if k in node_spec}).clean_fields(
-            exclude=["parent", "tree_id", "lft", "rght", "level"]
-        )
+    for node_spec, depth in flat:
+        node = Node(account=account, **{key: node_spec[key] for key in ("name", *LIMIT_FIELDS) if key in node_spec})
+        if depth == 0:
+            node.parent = parent
+            node.full_clean(exclude=MPTT_FIELDS)  # field rules, the parent's account, a free name among siblings
+        else:
+            node.clean_fields(exclude=["parent", *MPTT_FIELDS])
 
 
 @transaction.atomic

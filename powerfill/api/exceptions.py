@@ -38,7 +38,11 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         flat = {}
         for key, value in detail.items():
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+            if isinstance(key, int):  # a ListSerializer's errors, by item index
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(_flatten(value, name))
         return flat
     if isinstance(detail, list) and detail and all(isinstance(item, str) for item in detail):
         return {prefix or "nonFieldErrors": [str(item) for item in detail]}

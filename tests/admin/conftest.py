@@ -1,0 +1,59 @@
+import pytest
+
+from powerfill.accounts.services import api_token_create, operators_group_sync
+
+from ..factories import (
+    AccountFactory,
+    ChargeBoxFactory,
+    NodeFactory,
+    OcppTagFactory,
+    OcppTagGroupFactory,
+    OcppTagGroupPermissionFactory,
+    OcppTagPermissionFactory,
+    OperatorUserFactory,
+    TransactionFactory,
+    UserFactory,
+)
+
+# One way to make an object of each model the admin manages, within an account.
+MAKERS = {
+    "accounts.account": lambda account: account,
+    "accounts.operatoruser": lambda account: OperatorUserFactory(account=account),
+    "accounts.apitoken": lambda account: api_token_create(account=account, name="admin test")[0],
+    "sites.node": lambda account: NodeFactory(account=account),
+    "ocpp_core.chargebox": lambda account: ChargeBoxFactory(account=account),
+    "ocpp_core.ocpptag": lambda account: OcppTagFactory(account=account),
+    "ocpp_core.user": lambda account: UserFactory(account=account),
+    "ocpp_core.ocpptaggroup": lambda account: OcppTagGroupFactory(
+        account=account, ocpp_tags=[OcppTagFactory(account=account)]
+    ),
+    "ocpp_core.transaction": lambda account: TransactionFactory(charge_box=ChargeBoxFactory(account=account)),
+    "permissions.ocpptagpermission": lambda account: OcppTagPermissionFactory(ocpp_tag__account=account),
+    "permissions.ocpptaggrouppermission": lambda account: OcppTagGroupPermissionFactory(
+        ocpp_tag_group__account=account
+    ),
+}
+
+
+def make(model_label: str, account=None):
+    return MAKERS[model_label](account or AccountFactory())
+
+
+@pytest.fixture
+def superuser_client(client, db):
+    user = OperatorUserFactory(username="root", is_superuser=True, account=None)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def operator(account):
+    user = OperatorUserFactory(username="staff", account=account)
+    user.groups.add(operators_group_sync())
+    return user
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client

@@ -1,0 +1,43 @@
+import pytest
+from rest_framework.test import APIClient
+
+from powerfill.accounts.services import api_token_create
+
+from .factories import AccountFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counts live in the cache; every test starts with a clean window."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def account(db):
+    return AccountFactory(name="Acme Charging")
+
+
+@pytest.fixture
+def other_account(db):
+    return AccountFactory(name="Rival Charging")
+
+
+def token_client(account) -> APIClient:
+    _, key = api_token_create(account=account, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def api(account) -> APIClient:
+    """An API client acting for `account`."""
+    return token_client(account)
+
+
+@pytest.fixture
+def other_api(other_account) -> APIClient:
+    return token_client(other_account)
