@@ -11,6 +11,13 @@ def charge_box_list(*, account: Account) -> QuerySet[ChargeBox]:
     return ChargeBox.objects.filter(account=account).prefetch_related("connectors")
 
 
+def charge_box_by_id(*, account: Account, charge_box_id: str) -> ChargeBox | None:
+    try:  # get(), not first(): the identity is unique, so no ORDER BY is needed
+        return ChargeBox.objects.get(account=account, charge_box_id=charge_box_id)
+    except ChargeBox.DoesNotExist:
+        return None
+
+
 def active_transaction_count(tag_ref="pk") -> Coalesce:
     """The number of running transactions of the tag at `tag_ref`, as a subquery expression."""
     running = (

@@ -123,7 +123,8 @@ class NodeAdmin(AccountScopedAdmin, DraggableMPTTAdmin):
 
     @admin.display(description="node")
     def indented_title(self, item):
-        return format_html('<div style="text-indent:{}px">{}</div>', item.level * self.mptt_level_indent, item.name)
+        indent = item.level * self.mptt_level_indent
+        return format_html('<div style="padding-left:{}px; white-space:nowrap">{}</div>', indent, item.name)
 
     def save_model(self, request, obj, form, change):
         services.node_save(node=obj)

@@ -20,7 +20,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_database_url() -> str:
+def database_url_for_children() -> str:
     """The URL of the database the tests run on (pytest-django's test database, not the configured one)."""
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -51,7 +51,7 @@ def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.t
     child_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings,
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url_for_children(),
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }

@@ -5,7 +5,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ocpp_core.selectors import charge_box_list, ocpp_tag_group_list, ocpp_tag_list
+from ocpp_core.selectors import charge_box_by_id, ocpp_tag_group_list, ocpp_tag_list
 from permissions import selectors, services
 from powerfill.api.permissions import request_account
 
@@ -155,8 +155,11 @@ class PermissionCheckView(APIView):
     def get(self, request):
         query = PermissionCheckQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        charge_boxes = charge_box_list(account=request_account(request)).select_related("node")
-        charge_box = get_object_or_404(charge_boxes, charge_box_id=query.validated_data["chargeBoxId"])
+        charge_box = charge_box_by_id(
+            account=request_account(request), charge_box_id=query.validated_data["chargeBoxId"]
+        )
+        if charge_box is None:
+            raise NotFound(f"Unknown charge box {query.validated_data['chargeBoxId']}.")
         decision = selectors.tag_authorization(id_tag=query.validated_data["idTag"], charge_box=charge_box)
         return Response(
             {

@@ -1,0 +1,111 @@
+"""An operator, in Debian's chromium, logs in, builds a three-level site, assigns a charge box and grants a tag
+group a permission; the permission resolver then admits the group's tag at that charge box."""
+
+import os
+import shutil
+
+import pytest
+from django.db import connections
+
+from ocpp_core.models import ChargeBox
+from permissions.choices import PermissionVia
+from permissions.models import OcppTagGroupPermission
+from permissions.selectors import tag_may_charge
+from powerfill.accounts.services import operators_group_sync
+from sites.models import Node
+
+from ..factories import ChargeBoxFactory, OcppTagFactory, OcppTagGroupFactory, OperatorUserFactory
+from ..live import asgi_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.live_server,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def page(monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+        # ORM calls made while Playwright's loop runs use their own connections; close them before teardown.
+        connections.close_all()
+
+
+def test_an_operator_builds_a_site_and_grants_a_group_access(page, account, tmp_path):
+    operator = OperatorUserFactory(username="olivia", account=account)
+    operator.groups.add(operators_group_sync())
+    ChargeBoxFactory(account=account, charge_box_id="CB-E2E")
+    tag = OcppTagFactory(account=account, id_tag="RESIDENT-7")
+    OcppTagGroupFactory(account=account, name="Wing residents", ocpp_tags=[tag])
+
+    with asgi_server() as base_url:
+        page.goto(f"{base_url}/admin/")
+        page.fill("#id_username", "olivia")
+        page.fill("#id_password", "correct horse battery")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#site-name")
+
+        def add_node(name: str, parent: str | None = None, charge_box: str | None = None):
+            page.goto(f"{base_url}/admin/sites/node/add/")
+            page.fill("#id_name", name)
+            if parent:
+                page.select_option("#id_parent", value=str(Node.objects.get(name=parent).pk))
+            if charge_box:
+                page.select_option("#id_charge_boxes_from", label=charge_box)
+                page.click("#id_charge_boxes_add")
+            page.click("input[name=_save]")
+            page.wait_for_selector(".messagelist .success")
+
+        add_node("HQ")
+        add_node("Floor 2", parent="HQ")
+        add_node("Wing B", parent="Floor 2", charge_box="CB-E2E")
+
+        page.goto(f"{base_url}/admin/sites/node/")
+        tree = page.inner_text("#result_list")
+        assert tree.index("HQ") < tree.index("Floor 2") < tree.index("Wing B")
+
+        floor = Node.objects.get(name="Floor 2")
+        page.goto(f"{base_url}/admin/sites/node/{floor.pk}/change/")
+        page.click("#ocpptaggrouppermissions-group .add-row a")
+        page.click("#ocpptaggrouppermissions-group .dynamic-ocpptaggrouppermissions .select2-selection")
+        page.fill(".select2-search__field", "Wing")
+        page.click(".select2-results__option:has-text('Wing residents')")
+        page.check("#id_ocpptaggrouppermissions-0-applies_to_all_children")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        page.screenshot(path=str(tmp_path / "site-tree.png"), full_page=True)
+
+        box = ChargeBox.objects.select_related("node").get(charge_box_id="CB-E2E")
+        assert box.node.name == "Wing B"
+        assert [n.name for n in box.node.get_ancestors(include_self=True)] == ["HQ", "Floor 2", "Wing B"]
+        permission = OcppTagGroupPermission.objects.get()
+        assert (permission.node.name, permission.applies_to_all_children) == ("Floor 2", True)
+        decision = tag_may_charge(id_tag="RESIDENT-7", charge_box=box)
+        assert (decision.allowed, decision.via, decision.node_id) == (True, PermissionVia.OCPP_TAG_GROUP, floor.pk)
+
+        # The charge box page answers "who may charge here?" from the same resolver.
+        page.goto(f"{base_url}/admin/ocpp_core/chargebox/{box.pk}/change/")
+        assert "RESIDENT-7" in page.inner_text(".field-who_may_charge_here")
