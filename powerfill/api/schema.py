@@ -1,4 +1,5 @@
-"""How the OpenAPI document describes our authentication (drf-spectacular extensions, loaded in AppConfig.ready)."""
+"""The OpenAPI document's extras (drf-spectacular): our authentication schemes, loaded in AppConfig.ready, and the
+error responses every operation can give, added by a postprocessing hook."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
@@ -22,3 +23,42 @@ class AccountBasicScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "basic", "description": "An operator user's username and password."}
+
+
+API_ERROR_RESPONSE = {
+    "type": "object",
+    "description": "SteVe's ApiErrorResponse, plus fieldErrors for validation errors.",
+    "properties": {
+        "status": {"type": "integer", "example": 400},
+        "error": {"type": "string", "example": "Bad Request"},
+        "message": {"type": "string"},
+        "path": {"type": "string", "example": "/api/v1/sites"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "fieldErrors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "example": {"children[0].name": ["This field is required."]},
+        },
+    },
+    "required": ["status", "error", "message", "path", "timestamp"],
+}
+
+ERROR_RESPONSES = {
+    "400": "Invalid request; nothing was changed.",
+    "401": "Missing or invalid credentials.",
+    "404": "No such object in this account.",
+    "429": "Rate limit exceeded; see X-Rate-Limit-Retry-After-Seconds.",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Document the error shape once and reference it from every operation under /api/v1/."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ApiErrorResponse"] = API_ERROR_RESPONSE
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiErrorResponse"}}}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for operation in operations.values():
+            for status, description in ERROR_RESPONSES.items():
+                operation["responses"].setdefault(status, {"description": description, "content": reference})
+    return result

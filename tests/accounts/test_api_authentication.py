@@ -104,6 +104,11 @@ class TestErrorShape:
         assert body["message"] == "Internal server error."
         assert not OcppTag.objects.filter(id_tag="ROLLBACK").exists()
 
+    def test_the_schema_is_valid_openapi_without_warnings(self, tmp_path):
+        call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+        schema = (tmp_path / "schema.yaml").read_text()
+        assert "/api/v1/sites/{id}:" in schema and "ApiErrorResponse" in schema
+
     def test_the_schema_and_docs_are_served(self, client, db):
         schema = client.get("/api/schema/")
         assert schema.status_code == 200
