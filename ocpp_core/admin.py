@@ -7,9 +7,10 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV
 
+from permissions.admin import PermissionInline
 from permissions.models import OcppTagGroupPermission
 from permissions.selectors import charge_boxes_allowed_for, permission_via, tags_allowed_at
-from powerfill.accounts.scoping import AccountScopedAdmin, AccountScopedAdminMixin, scope_to_account
+from powerfill.accounts.scoping import AccountScopedAdmin, scope_to_account
 from sites.models import Node
 
 from . import services
@@ -89,22 +90,22 @@ class ChargeBoxForm(forms.ModelForm):
         )
 
 
-class BootInformation:
-    fields = (
-        "ocpp_protocol",
-        "charge_point_vendor",
-        "charge_point_model",
-        "charge_point_serial_number",
-        "charge_box_serial_number",
-        "firmware_version",
-        "iccid",
-        "imsi",
-        "meter_type",
-        "meter_serial_number",
-        "last_boot_at",
-        "last_heartbeat_at",
-        "is_connected",
-    )
+# What the charger reports about itself in BootNotification, shown read-only.
+BOOT_NOTIFICATION_FIELDS = (
+    "ocpp_protocol",
+    "charge_point_vendor",
+    "charge_point_model",
+    "charge_point_serial_number",
+    "charge_box_serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+    "last_boot_at",
+    "last_heartbeat_at",
+    "is_connected",
+)
 
 
 @admin.register(ChargeBox)
@@ -135,13 +136,13 @@ class ChargeBoxAdmin(AccountScopedAdmin):
     )
     autocomplete_fields = ("node",)
     inlines = (ConnectorInline,)
-    readonly_fields = (*BootInformation.fields, "who_may_charge_here")
+    readonly_fields = (*BOOT_NOTIFICATION_FIELDS, "who_may_charge_here")
     fieldsets = (
         (None, {"fields": ("account", "charge_box_id", "description", "registration_status", "node")}),
         ("Security", {"fields": ("new_auth_password", "clear_auth_password")}),
         ("Electrical (load management)", {"fields": ("max_current_a", "min_current_a", "phases", "phase_rotation")}),
         ("Proxy mode", {"fields": ("upstream_url",), "classes": ("collapse",)}),
-        ("From the charger (BootNotification)", {"fields": BootInformation.fields}),
+        ("From the charger (BootNotification)", {"fields": BOOT_NOTIFICATION_FIELDS}),
         ("Who may charge here?", {"fields": ("who_may_charge_here",)}),
     )
 
@@ -337,13 +338,9 @@ class UserAdmin(AccountScopedAdmin):
         services.user_set_ocpp_tags(user=form.instance, ocpp_tags=form.cleaned_data["ocpp_tags"])
 
 
-class OcppTagGroupPermissionInline(AccountScopedAdminMixin, admin.TabularInline):
+class OcppTagGroupPermissionInline(PermissionInline):
     model = OcppTagGroupPermission
-    account_lookup = "node__account"
-    fields = ("node", "applies_to_all_children", "created_at")
-    readonly_fields = ("created_at",)
     autocomplete_fields = ("node",)
-    extra = 0
     verbose_name_plural = "permissions of this group"
 
 

@@ -1,8 +1,19 @@
 from django.contrib import admin
 
-from powerfill.accounts.scoping import AccountScopedAdmin
+from powerfill.accounts.scoping import AccountScopedAdmin, AccountScopedAdminMixin
 
 from .models import OcppTagGroupPermission, OcppTagPermission
+
+
+class PermissionInline(AccountScopedAdminMixin, admin.TabularInline):
+    """Permissions shown and edited on a node's page (their holders) or on a group's page (their nodes)."""
+
+    account_lookup = "node__account"
+    readonly_fields = ("created_at",)
+    extra = 0
+
+    def get_fields(self, request, obj=None):
+        return (*self.autocomplete_fields, "applies_to_all_children", "created_at")
 
 
 @admin.register(OcppTagPermission)

@@ -8,8 +8,9 @@ from mptt.admin import DraggableMPTTAdmin
 from mptt.forms import MPTTAdminForm
 
 from ocpp_core.models import ChargeBox
+from permissions.admin import PermissionInline
 from permissions.models import OcppTagGroupPermission, OcppTagPermission
-from powerfill.accounts.scoping import AccountScopedAdmin, AccountScopedAdminMixin, scope_to_account
+from powerfill.accounts.scoping import AccountScopedAdmin, scope_to_account
 
 from . import services
 from .models import Node
@@ -41,23 +42,15 @@ class NodeForm(MPTTAdminForm):
         return cleaned
 
 
-class OcppTagPermissionInline(AccountScopedAdminMixin, admin.TabularInline):
+class OcppTagPermissionInline(PermissionInline):
     model = OcppTagPermission
-    account_lookup = "node__account"
-    fields = ("ocpp_tag", "applies_to_all_children", "created_at")
-    readonly_fields = ("created_at",)
     autocomplete_fields = ("ocpp_tag",)
-    extra = 0
     verbose_name_plural = "OCPP tag permissions on this node"
 
 
-class OcppTagGroupPermissionInline(AccountScopedAdminMixin, admin.TabularInline):
+class OcppTagGroupPermissionInline(PermissionInline):
     model = OcppTagGroupPermission
-    account_lookup = "node__account"
-    fields = ("ocpp_tag_group", "applies_to_all_children", "created_at")
-    readonly_fields = ("created_at",)
     autocomplete_fields = ("ocpp_tag_group",)
-    extra = 0
     verbose_name_plural = "OCPP tag group permissions on this node"
 
 
