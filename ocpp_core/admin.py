@@ -13,10 +13,10 @@ from permissions.selectors import charge_boxes_allowed_for, permission_via, tags
 from powerfill.accounts.scoping import AccountScopedAdmin, scope_to_account
 from sites.models import Node
 
-from . import services
 from .models import ChargeBox, Connector, OcppTag, OcppTagGroup, Transaction, User
 from .resources import OcppTagResource
 from .selectors import active_transaction_count, ocpp_tags_expired_q
+from .services import registry as services
 from .validators import charger_password_validator
 
 # The "who may charge here?" tables show this many rows; the full lists are one click away.

@@ -1,7 +1,11 @@
-"""SteVe's query filters for OCPP tags (GET /api/v1/ocppTags), with SteVe's parameter names and values."""
+"""SteVe's query filters for OCPP tags and transactions, with SteVe's parameter names and values."""
+
+from datetime import timedelta
 
 import django_filters
 from django.db.models import Q, TextChoices
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from .selectors import ocpp_tags_expired_q
 
@@ -71,4 +75,82 @@ class OcppTagFilterSet(django_filters.FilterSet):
             return queryset.filter(user__isnull=False)
         if value == UserFilter.ONLY_TAGS_WITHOUT_USER:
             return queryset.filter(user__isnull=True)
+        return queryset
+
+
+class TransactionType(TextChoices):
+    ALL = "ALL"
+    ACTIVE = "ACTIVE"
+    STOPPED = "STOPPED"
+
+
+class PeriodType(TextChoices):
+    ALL = "ALL"
+    TODAY = "TODAY"
+    LAST_10 = "LAST_10"
+    LAST_30 = "LAST_30"
+    LAST_90 = "LAST_90"
+    FROM_TO = "FROM_TO"
+
+
+class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    pass
+
+
+class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
+    pass
+
+
+class TransactionFilterSet(django_filters.FilterSet):
+    """SteVe's transaction query (GET /api/v1/transactions)."""
+
+    transactionPk = NumberInFilter(field_name="pk", help_text="Primary keys of the transactions, comma separated")
+    connectorId = django_filters.NumberFilter(field_name="connector_id")
+    type = django_filters.ChoiceFilter(
+        choices=TransactionType.choices, method="filter_type", help_text="Active, stopped or all. Defaults to ALL"
+    )
+    periodType = django_filters.ChoiceFilter(
+        choices=PeriodType.choices,
+        method="filter_period",
+        help_text="Start time window. FROM_TO needs from and to, with to after from. Defaults to ALL",
+    )
+    chargeBoxId = CharInFilter(field_name="charge_box__charge_box_id", help_text="Charge box ids, comma separated")
+    ocppIdTag = django_filters.CharFilter(field_name="id_tag", lookup_expr="iexact")
+    userId = django_filters.NumberFilter(field_name="ocpp_tag__user_id")
+    # Read by filter_period; declared so they appear in the schema and are validated as date-times.
+    from_ = django_filters.IsoDateTimeFilter(method="ignore", label="from")
+    to = django_filters.IsoDateTimeFilter(method="ignore")
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None:
+            data = data.copy()
+            if "from" in data:
+                data["from_"] = data["from"]
+            for name in ("transactionPk", "chargeBoxId"):  # SteVe takes lists repeated or comma separated
+                if hasattr(data, "getlist") and len(data.getlist(name)) > 1:
+                    data[name] = ",".join(data.getlist(name))
+        super().__init__(data, *args, **kwargs)
+
+    def ignore(self, queryset, name, value):
+        return queryset
+
+    def filter_type(self, queryset, name, value):
+        if value == TransactionType.ACTIVE:
+            return queryset.filter(stopped_at__isnull=True)
+        if value == TransactionType.STOPPED:
+            return queryset.filter(stopped_at__isnull=False)
+        return queryset
+
+    def filter_period(self, queryset, name, value):
+        now = timezone.now()
+        days = {PeriodType.LAST_10: 10, PeriodType.LAST_30: 30, PeriodType.LAST_90: 90}
+        if value == PeriodType.TODAY:
+            return queryset.filter(started_at__gte=now.replace(hour=0, minute=0, second=0, microsecond=0))
+        if value in days:
+            return queryset.filter(started_at__gte=now - timedelta(days=days[value]))
+        if value == PeriodType.FROM_TO:
+            start, end = self.form.cleaned_data.get("from_"), self.form.cleaned_data.get("to")
+            if start is None or end is None or end <= start:
+                raise ValidationError({"to": "periodType FROM_TO needs from and to, with to after from."})
+            return queryset.filter(started_at__gte=start, started_at__lte=end)
         return queryset

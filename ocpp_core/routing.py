@@ -1,3 +1,9 @@
-"""WebSocket routes. The OCPP consumers join here (issue: OCPP 1.6J central system)."""
+"""WebSocket routes: chargers dial /ocpp/{chargeBoxId}."""
 
-websocket_urlpatterns: list = []
+from django.urls import re_path
+
+from .consumers import OcppConsumer
+
+websocket_urlpatterns = [
+    re_path(r"^ocpp/(?P<charge_box_id>[^/]+)/?$", OcppConsumer.as_asgi()),
+]

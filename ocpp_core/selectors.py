@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from powerfill.accounts.models import Account
 
-from .models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
+from .models import ENERGY_REGISTER, ChargeBox, OcppTag, OcppTagGroup, Transaction, User
 
 
 def charge_box_list(*, account: Account) -> QuerySet[ChargeBox]:
@@ -54,3 +54,14 @@ def user_list(*, account: Account) -> QuerySet[User]:
 
 def ocpp_tag_group_list(*, account: Account) -> QuerySet[OcppTagGroup]:
     return OcppTagGroup.objects.filter(account=account).prefetch_related("ocpp_tags")
+
+
+def transaction_list(*, account: Account) -> QuerySet[Transaction]:
+    return Transaction.objects.filter(charge_box__account=account).select_related("charge_box", "ocpp_tag")
+
+
+def transaction_meter_values(*, transaction: Transaction, energy_only: bool) -> QuerySet:
+    values = transaction.meter_values.all()
+    if energy_only:
+        values = values.filter(Q(measurand="") | Q(measurand=ENERGY_REGISTER))
+    return values.order_by("timestamp", "pk")

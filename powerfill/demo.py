@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from ocpp_core import services as ocpp_services
 from ocpp_core.models import ChargeBox, Connector, OcppTag
+from ocpp_core.services import registry as ocpp_services
 from permissions.services import permission_grant
 from powerfill.accounts.services import account_get_or_create, api_token_create, operators_group_sync
 from sites import services as site_services

@@ -176,3 +176,61 @@ class OcppTagGroupSerializer(serializers.Serializer):
         many=True,
         required=False,
     )
+
+
+class TransactionSerializer(serializers.Serializer):
+    """SteVe's Transaction. Meter readings in Wh, as strings (SteVe's types); energyWh adds the energy so far."""
+
+    id = serializers.IntegerField(source="pk", read_only=True)
+    chargeBoxId = serializers.CharField(source="charge_box.charge_box_id", read_only=True)
+    chargeBoxPk = serializers.IntegerField(source="charge_box_id", read_only=True)
+    connectorId = serializers.IntegerField(source="connector_id", read_only=True)
+    ocppIdTag = serializers.CharField(source="id_tag", read_only=True)
+    ocppTagPk = serializers.IntegerField(source="ocpp_tag_id", read_only=True, allow_null=True)
+    userId = serializers.IntegerField(source="ocpp_tag.user_id", read_only=True, allow_null=True, default=None)
+    startTimestamp = serializers.DateTimeField(source="started_at", read_only=True)
+    startValue = serializers.CharField(source="meter_start", read_only=True)
+    stopTimestamp = serializers.DateTimeField(source="stopped_at", read_only=True, allow_null=True)
+    stopValue = serializers.CharField(source="meter_stop", read_only=True, allow_null=True)
+    stopReason = serializers.CharField(source="stop_reason", read_only=True, allow_null=True)
+    stopEventActor = serializers.CharField(source="stop_event_actor", read_only=True, allow_null=True)
+    energyWh = serializers.IntegerField(source="energy_wh", read_only=True, allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for key in ("stopReason", "stopEventActor"):
+            data[key] = data[key] or None  # SteVe: null while running
+        return data
+
+
+class MeterValueSerializer(serializers.Serializer):
+    """SteVe's MeterValues entry of TransactionDetails."""
+
+    value = serializers.CharField(read_only=True)
+    valueTimestamp = serializers.DateTimeField(source="timestamp", read_only=True)
+    readingContext = serializers.CharField(source="context", read_only=True)
+    format = serializers.CharField(read_only=True)
+    measurand = serializers.CharField(read_only=True)
+    location = serializers.CharField(read_only=True)
+    unit = serializers.CharField(read_only=True)
+    phase = serializers.CharField(read_only=True)
+
+
+class TransactionDetailsSerializer(serializers.Serializer):
+    transaction = TransactionSerializer(read_only=True)
+    values = MeterValueSerializer(many=True, read_only=True)
+
+
+class TransactionReportQuerySerializer(serializers.Serializer):
+    # "from" is a Python keyword: the field is declared below under its wire name.
+    to = serializers.DateTimeField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField()
+        return fields
+
+    def validate(self, attrs):
+        if attrs["to"] <= attrs["from"]:
+            raise serializers.ValidationError({"to": "Must be after from."})
+        return attrs

@@ -1,11 +1,16 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+import csv
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from ocpp_core import selectors, services
-from ocpp_core.filtersets import OcppTagFilterSet
-from ocpp_core.models import ChargeBox, OcppTag, OcppTagGroup, User
+from ocpp_core import selectors
+from ocpp_core.filtersets import OcppTagFilterSet, TransactionFilterSet
+from ocpp_core.models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
+from ocpp_core.services import registry as services
 from powerfill.api.errors import service_errors
 from powerfill.api.permissions import request_account
 
@@ -15,6 +20,9 @@ from .serializers import (
     OcppTagGroupSerializer,
     OcppTagOverviewSerializer,
     OcppTagPksSerializer,
+    TransactionDetailsSerializer,
+    TransactionReportQuerySerializer,
+    TransactionSerializer,
     UserSerializer,
 )
 
@@ -215,3 +223,67 @@ class OcppTagGroupViewSet(
         group = self.get_object()
         services.ocpp_tag_group_remove_tags(group=group, ocpp_tags=self._tag_pks())
         return self._group_tags(group)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Transactions, filtered as in SteVe"),
+    retrieve=extend_schema(
+        summary="A transaction with its meter values",
+        parameters=[
+            OpenApiParameter("energyValuesOnly", bool, description="Only the energy register readings (default true).")
+        ],
+        responses=TransactionDetailsSerializer,
+    ),
+)
+class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Transaction.objects.none()  # for the schema; requests use get_queryset
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilterSet
+    lookup_url_kwarg = "transactionPk"
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.transaction_list(account=request_account(self.request))
+
+    def retrieve(self, request, transactionPk=None):
+        tx = self.get_object()
+        energy_only = request.query_params.get("energyValuesOnly", "true").lower() != "false"
+        values = selectors.transaction_meter_values(transaction=tx, energy_only=energy_only)
+        return Response(TransactionDetailsSerializer({"transaction": tx, "values": values}).data)
+
+    @extend_schema(
+        summary="Mark a transaction stopped without contacting the charger",
+        description="For sessions the charger never closed: it ends now, at the last energy reading, stopEventActor "
+        "manual. A stopped transaction answers 400.",
+        request=None,
+        responses=TransactionSerializer,
+    )
+    @action(detail=True, methods=["patch"])
+    def stop(self, request, transactionPk=None):
+        tx = self.get_object()
+        with service_errors():
+            services.transaction_stop_manually(transaction=tx)
+        return Response(TransactionSerializer(self.get_queryset().get(pk=tx.pk)).data)
+
+    @extend_schema(
+        summary="Transactions stopped between from and to, as CSV",
+        parameters=[TransactionReportQuerySerializer],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+    )
+    @action(detail=False, methods=["get"], url_path="reports/csv")
+    def report_csv(self, request):
+        query = TransactionReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        stopped = (
+            self.get_queryset()
+            .filter(stopped_at__gte=query.validated_data["from"], stopped_at__lte=query.validated_data["to"])
+            .order_by("stopped_at", "pk")
+        )
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="transaction_report.csv"'
+        writer = csv.writer(response)
+        columns = list(TransactionSerializer().fields)
+        writer.writerow(columns)
+        for row in TransactionSerializer(stopped, many=True).data:
+            writer.writerow([row[column] if row[column] is not None else "" for column in columns])
+        return response

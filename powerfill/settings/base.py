@@ -131,6 +131,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 
+# OCPP central system
+OCPP_CALL_TIMEOUT = env.float("OCPP_CALL_TIMEOUT", default=30.0)  # seconds a charger has to answer our CALL
+OCPP_MAX_FRAME_BYTES = env.int("OCPP_MAX_FRAME_BYTES", default=256 * 1024)  # larger frames get a CALLERROR
+OCPP_MESSAGE_LOG_ENABLED = env.bool("OCPP_MESSAGE_LOG_ENABLED", default=True)
+OCPP_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPP_MESSAGE_LOG_RETENTION_DAYS", default=30)
+OCPP_DB_THREADS = env.int("OCPP_DB_THREADS", default=8)  # threads running the consumers' database work
+OCPP_DATA_TRANSFER_VENDORS = env.list("OCPP_DATA_TRANSFER_VENDORS", default=[])  # DataTransfer vendorIds we accept
+# Security profile 3: the header in which the TLS terminator passes the verified client certificate's CN.
+OCPP_CLIENT_CERT_HEADER = env("OCPP_CLIENT_CERT_HEADER", default="X-Client-Cert-CN")
+# SignCertificate: accept CSRs when an operator signs them and sends CertificateSigned; otherwise Rejected.
+OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS = env.bool("OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS", default=False)
+
+CELERY_BEAT_SCHEDULE = {
+    "prune-ocpp-message-log": {"task": "ocpp_core.tasks.message_log_prune", "schedule": 3600},
+}
+
 # API rate limit per account, counted in the default cache (Redis in production, so every process shares it).
 API_RATE_LIMIT = env("API_RATE_LIMIT", default="600/m")
 RATELIMIT_USE_CACHE = "default"
@@ -188,4 +204,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # The ocpp library logs every frame at INFO; the message log in the database keeps them instead.
+    "loggers": {"ocpp": {"level": env("OCPP_LIBRARY_LOG_LEVEL", default="WARNING")}},
 }

@@ -3,15 +3,16 @@
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from powerfill.accounts.models import Account
 from powerfill.common.services import model_create, model_update
 
-from .models import ChargeBox, OcppTag, OcppTagGroup, User
-from .selectors import ocpp_tag_by_id_tag
-from .validators import charger_password_validator
+from ..choices import StopEventActor
+from ..models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
+from ..selectors import ocpp_tag_by_id_tag
+from ..validators import charger_password_validator
 
 UNSET = object()
 
@@ -19,7 +20,7 @@ UNSET = object()
 # Charge boxes
 
 
-@transaction.atomic
+@db_transaction.atomic
 def charge_box_create(*, account: Account, charge_box_id: str, auth_password: str | None = None, **fields) -> ChargeBox:
     charge_box = ChargeBox(account=account, charge_box_id=charge_box_id, **fields)
     _set_charger_password(charge_box, auth_password)
@@ -28,7 +29,7 @@ def charge_box_create(*, account: Account, charge_box_id: str, auth_password: st
     return charge_box
 
 
-@transaction.atomic
+@db_transaction.atomic
 def charge_box_update(*, charge_box: ChargeBox, data: dict) -> ChargeBox:
     """Update operator-managed fields; `auth_password` (None clears it) is hashed, never stored as given."""
     data = dict(data)
@@ -39,7 +40,7 @@ def charge_box_update(*, charge_box: ChargeBox, data: dict) -> ChargeBox:
     return charge_box
 
 
-@transaction.atomic
+@db_transaction.atomic
 def charge_box_delete(*, charge_box: ChargeBox) -> None:
     """Delete a charge box without history. One with transactions is kept: its sessions are billing records."""
     count = charge_box.transactions.count()
@@ -63,7 +64,7 @@ def _set_charger_password(charge_box: ChargeBox, raw_password: str | None) -> No
 # OCPP tags
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_create(
     *,
     account: Account,
@@ -86,7 +87,7 @@ def ocpp_tag_create(
     )
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_update(
     *,
     ocpp_tag: OcppTag,
@@ -109,13 +110,13 @@ def ocpp_tag_update(
     return ocpp_tag
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_expire(*, ocpp_tag: OcppTag, at=None) -> OcppTag:
     model_update(instance=ocpp_tag, data={"expiry_date": at or timezone.now()})
     return ocpp_tag
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_set_blocked(*, ocpp_tag: OcppTag, blocked: bool) -> OcppTag:
     """Blocked is SteVe's maxActiveTransactionCount = 0; unblocking allows one session at a time again."""
     if blocked != ocpp_tag.blocked:
@@ -123,7 +124,7 @@ def ocpp_tag_set_blocked(*, ocpp_tag: OcppTag, blocked: bool) -> OcppTag:
     return ocpp_tag
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_delete(*, ocpp_tag: OcppTag) -> None:
     ocpp_tag.delete()
 
@@ -140,14 +141,14 @@ def _parent_tag(*, account: Account, parent_id_tag: str | None) -> OcppTag | Non
 # Users (tag holders)
 
 
-@transaction.atomic
+@db_transaction.atomic
 def user_create(*, account: Account, ocpp_tags: Iterable[OcppTag] = (), **fields) -> User:
     user = model_create(model=User, account=account, **fields)
     user_set_ocpp_tags(user=user, ocpp_tags=ocpp_tags)
     return user
 
 
-@transaction.atomic
+@db_transaction.atomic
 def user_update(*, user: User, data: dict, ocpp_tags: Iterable[OcppTag] | None = None) -> User:
     model_update(instance=user, data=data)
     if ocpp_tags is not None:
@@ -155,7 +156,7 @@ def user_update(*, user: User, data: dict, ocpp_tags: Iterable[OcppTag] | None =
     return user
 
 
-@transaction.atomic
+@db_transaction.atomic
 def user_set_ocpp_tags(*, user: User, ocpp_tags: Iterable[OcppTag]) -> None:
     """Make these the user's tags. A tag has at most one holder, so a tag of another user moves to this one."""
     tags = list(ocpp_tags)
@@ -168,7 +169,7 @@ def user_set_ocpp_tags(*, user: User, ocpp_tags: Iterable[OcppTag]) -> None:
     OcppTag.objects.filter(pk__in=pks).exclude(user=user).update(user=user, updated_at=now)
 
 
-@transaction.atomic
+@db_transaction.atomic
 def user_delete(*, user: User) -> None:
     """The user's tags stay, without a holder."""
     user.delete()
@@ -177,20 +178,20 @@ def user_delete(*, user: User) -> None:
 # Tag groups
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_group_create(*, account: Account, name: str, ocpp_tags: Iterable[OcppTag] = ()) -> OcppTagGroup:
     group = model_create(model=OcppTagGroup, account=account, name=name)
     ocpp_tag_group_add_tags(group=group, ocpp_tags=ocpp_tags)
     return group
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_group_update(*, group: OcppTagGroup, data: dict) -> OcppTagGroup:
     model_update(instance=group, data=data)
     return group
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_group_add_tags(*, group: OcppTagGroup, ocpp_tags: Iterable[OcppTag]) -> None:
     """Idempotent: tags already in the group stay once."""
     tags = list(ocpp_tags)
@@ -198,20 +199,20 @@ def ocpp_tag_group_add_tags(*, group: OcppTagGroup, ocpp_tags: Iterable[OcppTag]
     group.ocpp_tags.add(*tags)
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_group_remove_tags(*, group: OcppTagGroup, ocpp_tags: Iterable[OcppTag]) -> None:
     """Idempotent: tags not in the group are ignored."""
     group.ocpp_tags.remove(*ocpp_tags)
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_group_set_tags(*, group: OcppTagGroup, ocpp_tags: Iterable[OcppTag]) -> None:
     tags = list(ocpp_tags)
     _check_same_account(group, tags)
     group.ocpp_tags.set(tags)
 
 
-@transaction.atomic
+@db_transaction.atomic
 def ocpp_tag_group_delete(*, group: OcppTagGroup) -> None:
     """Its tags stay; its permissions go."""
     group.delete()
@@ -221,3 +222,20 @@ def _check_same_account(group: OcppTagGroup, tags: list[OcppTag]) -> None:
     foreign = [tag.id_tag for tag in tags if tag.account_id != group.account_id]
     if foreign:
         raise ValidationError({"ocpp_tags": f"Unknown OCPP tag: {', '.join(foreign)}."})
+
+
+# Transactions
+
+
+@db_transaction.atomic
+def transaction_stop_manually(*, transaction: Transaction) -> None:
+    """An operator closes a transaction the charger never stopped (SteVe's PATCH .../stop): it ends now, at the
+    last energy reading we have, stopped by a "manual" actor. The charger is not contacted."""
+    tx = Transaction.objects.select_for_update().get(pk=transaction.pk)
+    if tx.stopped_at is not None:
+        raise ValidationError(f"Transaction {tx.pk} is already stopped.")
+    tx.stopped_at = timezone.now()
+    tx.meter_stop = tx.meter_latest if tx.meter_latest is not None else tx.meter_start
+    tx.stop_reason = "Other"
+    tx.stop_event_actor = StopEventActor.MANUAL
+    tx.save(update_fields=["stopped_at", "meter_stop", "stop_reason", "stop_event_actor"])

@@ -2,13 +2,11 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
-from django.utils import timezone
 
 from powerfill.accounts.models import Account
 from sites.choices import PhaseCount
 
-from .choices import (
+from ..choices import (
     CONNECTOR_ERROR_CODE_CHOICES,
     CONNECTOR_STATUS_CHOICES,
     REGISTRATION_STATUS_CHOICES,
@@ -16,7 +14,7 @@ from .choices import (
     PhaseRotation,
     RegistrationStatus,
 )
-from .validators import charge_box_id_validator, id_tag_validator
+from ..validators import charge_box_id_validator
 
 PRIORITY_MIN, PRIORITY_MAX = -9, 9
 
@@ -64,13 +62,40 @@ class ChargeBox(models.Model):
     meter_serial_number = models.CharField(max_length=25, blank=True, editable=False)
     last_boot_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    heartbeat_interval = models.PositiveIntegerField(
+        "heartbeat interval (s)",
+        default=300,
+        validators=[MinValueValidator(10)],
+        help_text="Sent to the charger in the BootNotification answer.",
+    )
     is_connected = models.BooleanField("connected", default=False, editable=False)
+    connection_id = models.CharField(
+        max_length=36, blank=True, editable=False, help_text="The socket currently holding this charger."
+    )
+    connected_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disconnected_at = models.DateTimeField(null=True, blank=True, editable=False)
+    firmware_status = models.CharField(max_length=32, blank=True, editable=False)
+    diagnostics_status = models.CharField(max_length=32, blank=True, editable=False)
+    configuration = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="The charger's configuration keys as its last GetConfiguration answer gave them.",
+    )
+    local_list_version = models.IntegerField(
+        default=0, editable=False, help_text="The version of the local authorization list last sent."
+    )
 
     auth_password_hash = models.CharField(
         max_length=128,
         blank=True,
         editable=False,
         help_text="Hash of the HTTP Basic password (OCPP security profile 1/2). Empty: no password required.",
+    )
+    require_client_certificate = models.BooleanField(
+        default=False,
+        help_text="OCPP security profile 3: only accept the connection when the TLS terminator vouches for a client "
+        "certificate issued to this charge box ID (see OCPP_CLIENT_CERT_HEADER).",
     )
     upstream_url = models.CharField(
         "upstream URL",
@@ -132,6 +157,9 @@ class Connector(models.Model):
     status = models.CharField(max_length=16, choices=CONNECTOR_STATUS_CHOICES, blank=True)
     error_code = models.CharField(max_length=32, choices=CONNECTOR_ERROR_CODE_CHOICES, blank=True)
     status_updated_at = models.DateTimeField(null=True, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
     evse_id = models.CharField(
         "EVSE ID",
         max_length=48,
@@ -157,144 +185,77 @@ class Connector(models.Model):
         return f"{self.charge_box.charge_box_id}/{self.connector_id}"
 
 
-class User(models.Model):
-    """The person behind one or more OCPP tags (SteVe's "user"): who to call about a card, not a login."""
+class ConnectorStatus(models.Model):
+    """One StatusNotification as the charger sent it: the history behind Connector's current status."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tag_users")
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=50, blank=True)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["last_name", "first_name", "pk"]
-        verbose_name = "user (tag holder)"
-        verbose_name_plural = "users (tag holders)"
-
-    def __str__(self):
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email or f"User {self.pk}"
-
-
-class OcppTag(models.Model):
-    """An identifier presented at a charger (RFID card, app token): SteVe's OCPP tag.
-
-    `maxActiveTransactionCount` follows SteVe: 0 means blocked, a negative value means no limit. idTags compare
-    case-insensitively, as OCPP's CiString does, and are unique within an account.
-    """
-
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ocpp_tags")
-    id_tag = models.CharField("ID tag", max_length=20, validators=[id_tag_validator])
-    parent = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="children",
-        verbose_name="parent ID tag",
-        help_text="Sent to chargers as parentIdTag (a fleet or family card).",
-    )
-    expiry_date = models.DateTimeField(null=True, blank=True)
-    max_active_transaction_count = models.IntegerField(
-        default=1,
-        validators=[MinValueValidator(-1)],
-        help_text="How many sessions may run at once with this tag: 0 blocks it, -1 means no limit.",
-    )
-    note = models.TextField(blank=True)
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="ocpp_tags")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["id_tag"]
-        verbose_name = "OCPP tag"
-        constraints = [
-            models.UniqueConstraint("account", Lower("id_tag"), name="ocpp_core_ocpptag_unique_id_tag"),
-        ]
-
-    def __str__(self):
-        return self.id_tag
-
-    @property
-    def blocked(self) -> bool:
-        return self.max_active_transaction_count == 0
-
-    def is_expired(self, at=None) -> bool:
-        return self.expiry_date is not None and self.expiry_date <= (at or timezone.now())
-
-    def clean(self):
-        if self.parent_id is not None:
-            if self.parent.account_id != self.account_id:
-                raise ValidationError({"parent": "The parent tag belongs to another account."})
-            if self.parent_id == self.pk:
-                raise ValidationError({"parent": "A tag cannot be its own parent."})
-        if self.user_id is not None and self.user.account_id != self.account_id:
-            raise ValidationError({"user": "The user belongs to another account."})
-        if self.id_tag and self.account_id:
-            duplicates = OcppTag.objects.filter(account_id=self.account_id, id_tag__iexact=self.id_tag)
-            if duplicates.exclude(pk=self.pk).exists():
-                raise ValidationError({"id_tag": f"An OCPP tag {self.id_tag!r} already exists."})
-
-
-class OcppTagGroup(models.Model):
-    """A named set of OCPP tags, so a permission can be granted to all of them at once."""
-
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ocpp_tag_groups")
-    name = models.CharField(max_length=100)
-    ocpp_tags = models.ManyToManyField(OcppTag, blank=True, related_name="groups", verbose_name="OCPP tags")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "OCPP tag group"
-        constraints = [models.UniqueConstraint(fields=["account", "name"], name="ocpp_core_tag_group_unique_name")]
-
-    def __str__(self):
-        return self.name
-
-    def clean(self):
-        duplicates = OcppTagGroup.objects.filter(account_id=self.account_id, name=self.name).exclude(pk=self.pk)
-        if self.account_id and duplicates.exists():
-            raise ValidationError({"name": f"A tag group named {self.name!r} already exists."})
-
-
-class Transaction(models.Model):
-    """A charging session as OCPP reports it, from StartTransaction to StopTransaction. Energy in Wh."""
-
-    charge_box = models.ForeignKey(ChargeBox, on_delete=models.PROTECT, related_name="transactions")
+    charge_box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="status_history")
     connector_id = models.PositiveSmallIntegerField("connector ID")
-    id_tag = models.CharField("ID tag", max_length=20, help_text="As the charger sent it.")
-    ocpp_tag = models.ForeignKey(
-        OcppTag,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="transactions",
-        verbose_name="OCPP tag",
-    )
-    started_at = models.DateTimeField()
-    meter_start = models.IntegerField(help_text="Meter reading at start, Wh.")
-    stopped_at = models.DateTimeField(null=True, blank=True)
-    meter_stop = models.IntegerField(null=True, blank=True, help_text="Meter reading at stop, Wh.")
-    stop_reason = models.CharField(max_length=32, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=CONNECTOR_STATUS_CHOICES)
+    error_code = models.CharField(max_length=32, choices=CONNECTOR_ERROR_CODE_CHOICES)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    timestamp = models.DateTimeField(null=True, blank=True, help_text="The charger's clock, when it sent one.")
+    received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-started_at"]
-        indexes = [
-            models.Index(fields=["ocpp_tag"], condition=models.Q(stopped_at__isnull=True), name="ocpp_core_tx_active"),
+        ordering = ["-received_at", "-pk"]
+        verbose_name_plural = "connector status history"
+        indexes = [models.Index(fields=["charge_box", "connector_id", "-received_at"], name="ocpp_core_status_recent")]
+
+    def __str__(self):
+        return f"{self.charge_box_id}/{self.connector_id} {self.status}"
+
+
+class UnknownChargeBox(models.Model):
+    """A charger that tried to connect with an identity nobody registered. It was refused at the handshake, so
+    it never got to send BootNotification; what the handshake told is kept for an operator to adopt it."""
+
+    charge_box_id = models.CharField("charge box ID", max_length=255, unique=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+    remote_address = models.CharField(max_length=64, blank=True)
+    subprotocols = models.CharField("offered subprotocols", max_length=200, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    sent_credentials = models.BooleanField(default=False, help_text="It presented HTTP Basic credentials.")
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        verbose_name = "unknown charge box"
+
+    def __str__(self):
+        return self.charge_box_id
+
+
+class InstalledCertificate(models.Model):
+    """A certificate a charger reported in GetInstalledCertificateIds (security whitepaper); DeleteCertificate
+    names it by this primary key, as SteVe's installedCertificateId."""
+
+    charge_box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="installed_certificates")
+    certificate_type = models.CharField(max_length=40)
+    hash_algorithm = models.CharField(max_length=8)
+    issuer_name_hash = models.CharField(max_length=128)
+    issuer_key_hash = models.CharField(max_length=128)
+    serial_number = models.CharField(max_length=40)
+    reported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["charge_box", "certificate_type", "serial_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_box", "certificate_type", "serial_number", "issuer_key_hash"],
+                name="ocpp_core_installed_certificate_unique",
+            )
         ]
 
     def __str__(self):
-        return f"Transaction {self.pk} at {self.charge_box_id}/{self.connector_id}"
+        return f"{self.certificate_type} {self.serial_number} on {self.charge_box_id}"
 
-    @property
-    def is_active(self) -> bool:
-        return self.stopped_at is None
-
-    @property
-    def energy_wh(self) -> int | None:
-        return None if self.meter_stop is None else self.meter_stop - self.meter_start
+    def hash_data(self) -> dict:
+        return {
+            "hashAlgorithm": self.hash_algorithm,
+            "issuerNameHash": self.issuer_name_hash,
+            "issuerKeyHash": self.issuer_key_hash,
+            "serialNumber": self.serial_number,
+        }

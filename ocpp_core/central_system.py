@@ -1,0 +1,182 @@
+"""The OCPP 1.6J central system for one connected charger: the ocpp library's ChargePoint, with OCPP-J framing
+and errors as the specification has them (ocpp_j.py), every frame logged, and thin handlers that call services."""
+
+import json
+import logging
+
+from django.conf import settings
+from ocpp.charge_point import ChargePoint
+from ocpp.exceptions import OCPPError, SecurityError
+from ocpp.messages import Call
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action, GenericStatus, RegistrationStatus
+
+from .choices import ChargerEventKind, MessageDirection
+from .db import ocpp_db
+from .models import ChargeBox
+from .ocpp_j import FrameError, check_call, parse_frame
+from .services import charger_messages
+from .services.message_log import message_log
+from .timestamps import ocpp_time
+
+logger = logging.getLogger(__name__)
+
+# What a charger may send before the central system accepted it (OCPP 1.6, 4.2.1: a Pending or Rejected charger
+# sends BootNotification until it is accepted).
+ALLOWED_BEFORE_ACCEPTANCE = frozenset({Action.boot_notification})
+
+
+def _id_tag_info(info: charger_messages.IdTagInfo | None) -> dict | None:
+    if info is None:
+        return None
+    return {
+        "status": info.status,
+        "parent_id_tag": info.parent_id_tag,
+        "expiry_date": ocpp_time(info.expiry_date) if info.expiry_date else None,
+    }
+
+
+class ChargerSession(ChargePoint):
+    """One charger's OCPP 1.6J conversation. `connection` offers `recv()` and `send(text)` (the consumer)."""
+
+    _ocpp_version = "1.6"
+    _call_result = call_result
+
+    def __init__(self, charge_box: ChargeBox, connection):
+        super().__init__(charge_box.charge_box_id, connection, response_timeout=settings.OCPP_CALL_TIMEOUT)
+        self.charge_box = charge_box
+
+    # Framing, errors and the log
+
+    async def route_message(self, raw_msg):
+        try:
+            message = parse_frame(raw_msg)
+        except FrameError as error:
+            self._log_in(raw_msg)
+            await self._send(error.call_error().to_json())
+            return
+        self._log_in(raw_msg, message)
+        if not isinstance(message, Call):
+            self._response_queue.put_nowait(message)
+            return
+        try:
+            check_call(message)
+            self._check_registration(message)
+        except OCPPError as error:
+            await self._send(message.create_call_error(error).to_json())
+            return
+        await self._handle_call(message)
+
+    def _check_registration(self, message: Call) -> None:
+        status = self.charge_box.registration_status
+        if status != RegistrationStatus.accepted and message.action not in ALLOWED_BEFORE_ACCEPTANCE:
+            raise SecurityError(
+                description=f"Registration status is {status}: only BootNotification is accepted until Accepted."
+            )
+
+    async def _send(self, message: str):
+        parsed = json.loads(message)
+        message_type, unique_id = parsed[0], parsed[1]
+        action = parsed[2] if message_type == Call.message_type_id else ""
+        message_log.record(
+            charge_box_pk=self.charge_box.pk,
+            direction=MessageDirection.SENT,
+            frame=message,
+            message_type=message_type,
+            unique_id=unique_id,
+            action=action,
+        )
+        await self._connection.send(message)
+
+    def _log_in(self, raw: str, message=None) -> None:
+        message_log.record(
+            charge_box_pk=self.charge_box.pk,
+            direction=MessageDirection.RECEIVED,
+            frame=raw,
+            message_type=getattr(message, "message_type_id", None),
+            unique_id=getattr(message, "unique_id", ""),
+            action=message.action if isinstance(message, Call) else "",
+        )
+
+    # Charger-initiated messages. Payloads were checked against the schema in route_message.
+
+    @on(Action.boot_notification, skip_schema_validation=True)
+    async def on_boot_notification(self, **payload):
+        answer = await ocpp_db(charger_messages.charger_boot)(charge_box=self.charge_box, **payload)
+        return call_result.BootNotification(
+            current_time=ocpp_time(answer.current_time), interval=answer.interval, status=answer.status
+        )
+
+    @on(Action.heartbeat, skip_schema_validation=True)
+    async def on_heartbeat(self):
+        now = await ocpp_db(charger_messages.charger_heartbeat)(charge_box=self.charge_box)
+        return call_result.Heartbeat(current_time=ocpp_time(now))
+
+    @on(Action.status_notification, skip_schema_validation=True)
+    async def on_status_notification(self, **payload):
+        await ocpp_db(charger_messages.connector_status_report)(charge_box=self.charge_box, **payload)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize, skip_schema_validation=True)
+    async def on_authorize(self, id_tag):
+        info = await ocpp_db(charger_messages.authorize)(charge_box=self.charge_box, id_tag=id_tag)
+        return call_result.Authorize(id_tag_info=_id_tag_info(info))
+
+    @on(Action.start_transaction, skip_schema_validation=True)
+    async def on_start_transaction(self, **payload):
+        answer = await ocpp_db(charger_messages.transaction_start)(charge_box=self.charge_box, **payload)
+        return call_result.StartTransaction(
+            transaction_id=answer.transaction_id, id_tag_info=_id_tag_info(answer.id_tag_info)
+        )
+
+    @on(Action.stop_transaction, skip_schema_validation=True)
+    async def on_stop_transaction(self, **payload):
+        answer = await ocpp_db(charger_messages.transaction_stop)(charge_box=self.charge_box, **payload)
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(answer.id_tag_info))
+
+    @on(Action.meter_values, skip_schema_validation=True)
+    async def on_meter_values(self, **payload):
+        await ocpp_db(charger_messages.meter_values_record)(charge_box=self.charge_box, **payload)
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer, skip_schema_validation=True)
+    async def on_data_transfer(self, **payload):
+        status = await ocpp_db(charger_messages.data_transfer_receive)(charge_box=self.charge_box, **payload)
+        return call_result.DataTransfer(status=status)
+
+    @on(Action.diagnostics_status_notification, skip_schema_validation=True)
+    async def on_diagnostics_status_notification(self, **payload):
+        await self._record(ChargerEventKind.DIAGNOSTICS_STATUS, payload)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification, skip_schema_validation=True)
+    async def on_firmware_status_notification(self, **payload):
+        await self._record(ChargerEventKind.FIRMWARE_STATUS, payload)
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.security_event_notification, skip_schema_validation=True)
+    async def on_security_event_notification(self, **payload):
+        await self._record(ChargerEventKind.SECURITY_EVENT, payload, payload.get("timestamp"))
+        return call_result.SecurityEventNotification()
+
+    @on(Action.sign_certificate, skip_schema_validation=True)
+    async def on_sign_certificate(self, **payload):
+        await self._record(ChargerEventKind.SIGN_CERTIFICATE, payload)
+        accepted = settings.OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS
+        return call_result.SignCertificate(status=GenericStatus.accepted if accepted else GenericStatus.rejected)
+
+    @on(Action.log_status_notification, skip_schema_validation=True)
+    async def on_log_status_notification(self, **payload):
+        await self._record(ChargerEventKind.LOG_STATUS, payload)
+        return call_result.LogStatusNotification()
+
+    @on(Action.signed_firmware_status_notification, skip_schema_validation=True)
+    async def on_signed_firmware_status_notification(self, **payload):
+        await self._record(ChargerEventKind.SIGNED_FIRMWARE_STATUS, payload)
+        return call_result.SignedFirmwareStatusNotification()
+
+    async def _record(self, kind: ChargerEventKind, payload: dict, timestamp: str | None = None) -> None:
+        await ocpp_db(charger_messages.charger_event_record)(
+            charge_box=self.charge_box, kind=kind, payload=payload, timestamp=timestamp
+        )

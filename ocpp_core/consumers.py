@@ -1,0 +1,175 @@
+"""The OCPP-J WebSocket endpoint /ocpp/{chargeBoxId}: admits or refuses the handshake, feeds frames to the
+charger's session (central_system.ChargerSession) and carries CSMS-initiated calls from the channel layer to the
+charger and its answers back. Decisions live in services; this file moves frames."""
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import re
+import uuid
+from urllib.parse import unquote
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.exceptions import OCPPError
+from ocpp.messages import CallError
+from ocpp.v16 import call as ocpp_call
+
+from .choices import OcppProtocol
+from .db import ocpp_db
+from .ocpp_j import UNKNOWN_MESSAGE_ID
+from .services.connections import Handshake, Refusal, charger_connected, charger_disconnected, handshake_admit
+
+logger = logging.getLogger(__name__)
+
+SUBPROTOCOLS = (OcppProtocol.OCPP16J.value,)
+_UNIQUE_ID_AT_START = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+
+
+def charge_box_group(charge_box_pk: int) -> str:
+    """The channel-layer group of a charger: whichever process holds its socket is its only member."""
+    return f"chargebox.{charge_box_pk}"
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    charge_box = None
+    session_task = None
+
+    # Handshake
+
+    async def connect(self):
+        handshake = self._handshake()
+        if not any(protocol in SUBPROTOCOLS for protocol in handshake.subprotocols):
+            await self._refuse(Refusal.NO_SUBPROTOCOL)
+            return
+        charge_box, refusal = await ocpp_db(handshake_admit)(handshake=handshake)
+        if refusal is not None:
+            logger.info("Refused %r from %s: %s", handshake.charge_box_id, handshake.remote_address, refusal.name)
+            await self._refuse(refusal)
+            return
+        from .central_system import ChargerSession
+
+        self.charge_box = charge_box
+        self.connection_id = uuid.uuid4().hex
+        self.group = charge_box_group(charge_box.pk)
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self.calls_in_flight: set[asyncio.Task] = set()
+        await self.accept(subprotocol=SUBPROTOCOLS[0])
+        # Take over from an older socket of this charger, in whichever process it lives.
+        await self.channel_layer.group_send(
+            self.group, {"type": "socket.replaced", "connection_id": self.connection_id}
+        )
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await ocpp_db(charger_connected)(
+            charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
+        )
+        self.session = ChargerSession(charge_box, self)
+        self.session_task = asyncio.create_task(self.session.start())
+
+    def _handshake(self) -> Handshake:
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
+        client = self.scope.get("client") or ("", 0)
+        return Handshake(
+            charge_box_id=unquote(self.scope["url_route"]["kwargs"]["charge_box_id"]),
+            subprotocols=list(self.scope.get("subprotocols") or []),
+            basic_credentials=_basic_credentials(headers.get("authorization", "")),
+            client_certificate_cn=headers.get(settings.OCPP_CLIENT_CERT_HEADER.lower()),
+            remote_address=client[0] or "",
+            user_agent=headers.get("user-agent", ""),
+        )
+
+    async def _refuse(self, refusal: Refusal):
+        """Answer the handshake with the refusal's HTTP status where the server can (uvicorn); Daphne can only
+        close the handshake, which it answers with 403."""
+        if "websocket.http.response" in self.scope.get("extensions", {}):
+            body = f"{refusal.name.replace('_', ' ').lower()}\n".encode()
+            headers = [(b"content-type", b"text/plain")]
+            if refusal is Refusal.BAD_CREDENTIALS:
+                headers.append((b"www-authenticate", b'Basic realm="ocpp"'))
+            await self.base_send({"type": "websocket.http.response.start", "status": refusal.value, "headers": headers})
+            await self.base_send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await self.close()
+
+    # Frames from the charger
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            await self._reject_frame(UNKNOWN_MESSAGE_ID, "FormationViolation", "OCPP-J frames are text, not binary.")
+            return
+        if len(text_data.encode()) > settings.OCPP_MAX_FRAME_BYTES:
+            match = _UNIQUE_ID_AT_START.match(text_data[:200])
+            await self._reject_frame(
+                match.group(1) if match else UNKNOWN_MESSAGE_ID,
+                "GenericError",
+                f"The frame exceeds {settings.OCPP_MAX_FRAME_BYTES} bytes.",
+            )
+            return
+        self.inbox.put_nowait(text_data)
+
+    async def _reject_frame(self, unique_id: str, code: str, description: str):
+        await self.session._send(CallError(unique_id, code, description, {}).to_json())
+
+    async def recv(self) -> str:
+        """The ocpp library's connection interface: the session reads frames here, one at a time."""
+        return await self.inbox.get()
+
+    async def disconnect(self, code):
+        if self.charge_box is None:
+            return
+        for task in (self.session_task, *self.calls_in_flight):
+            if task is not None:
+                task.cancel()
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await ocpp_db(charger_disconnected)(charge_box_pk=self.charge_box.pk, connection_id=self.connection_id)
+
+    # Messages from the channel layer
+
+    async def socket_replaced(self, event):
+        if event["connection_id"] != self.connection_id:
+            logger.info("%s reconnected elsewhere; closing the old socket", self.charge_box.charge_box_id)
+            await self.close(code=4000)
+
+    async def ocpp_call(self, event):
+        """A CSMS-initiated operation: send the CALL, and report the answer on event["reply_to"]."""
+        task = asyncio.create_task(self._call_and_reply(event))
+        self.calls_in_flight.add(task)
+        task.add_done_callback(self.calls_in_flight.discard)
+
+    async def _call_and_reply(self, event):
+        reply = {"type": "ocpp.reply", "request_id": event["request_id"]}
+        try:
+            request = getattr(ocpp_call, event["action"])(**camel_to_snake_case(event["payload"]))
+            result = await self.session.call(request, suppress=False)
+            reply |= {"outcome": "result", "payload": snake_to_camel_case(remove_nones(serialize_as_dict(result)))}
+        except OCPPError as error:
+            reply |= {
+                "outcome": "call_error",
+                "code": error.code,
+                "description": error.description,
+                "details": json.dumps(error.details) if error.details else "",
+            }
+        except TimeoutError:
+            reply |= {"outcome": "timeout", "message": f"No answer within {settings.OCPP_CALL_TIMEOUT:g} s."}
+        except asyncio.CancelledError:
+            reply |= {"outcome": "failed", "message": "The charger's connection closed before it answered."}
+            await self.channel_layer.send(event["reply_to"], reply)
+            raise
+        except Exception as error:  # a request the charger could not be sent, or an answer we could not read
+            logger.exception("%s to %s failed", event["action"], self.charge_box.charge_box_id)
+            reply |= {"outcome": "failed", "message": str(error) or error.__class__.__name__}
+        await self.channel_layer.send(event["reply_to"], reply)
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        username, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "")
+    return username, password

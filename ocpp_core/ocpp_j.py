@@ -1,0 +1,151 @@
+"""OCPP-J 1.6 framing and errors, as the specification defines them.
+
+The ocpp library answers an unknown action with NotSupported and a known-but-unhandled one with NotImplemented
+(the reverse of OCPP-J 1.6, section 4.2.3), only logs frames it cannot parse, and reports a missing field as a
+ProtocolError but an out-of-range value as a FormationViolation. Powerfill parses frames itself and answers:
+
+* a frame that is not JSON, not an array or not a known message type -> CALLERROR with id "-1" (as OCPP 2.0.1
+  prescribes; 1.6 gives no id to answer to), FormationViolation, or ProtocolError when elements are missing;
+* an action OCPP 1.6 does not define -> NotImplemented; one it defines but a central system does not accept
+  (e.g. a charger sending Reset) -> NotSupported;
+* a payload against the action's JSON schema: a missing field -> OccurenceConstraintViolation (OCPP 1.6 spells it
+  so), a wrong JSON type -> TypeConstraintViolation, a value outside its enumeration, length or range ->
+  PropertyConstraintViolation, an unexpected field -> FormationViolation.
+"""
+
+import json
+from functools import cache
+
+from jsonschema import Draft4Validator, FormatChecker
+from jsonschema.exceptions import ValidationError as SchemaError
+from ocpp.exceptions import (
+    FormationViolationError,
+    NotImplementedError,
+    NotSupportedError,
+    OccurenceConstraintViolationError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+    TypeConstraintViolationError,
+)
+from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
+from ocpp.v16.enums import Action
+
+from .timestamps import parse_charger_time
+
+MAX_UNIQUE_ID_LENGTH = 36
+UNKNOWN_MESSAGE_ID = "-1"
+
+CHARGER_ACTIONS = frozenset(
+    {
+        Action.authorize,
+        Action.boot_notification,
+        Action.data_transfer,
+        Action.diagnostics_status_notification,
+        Action.firmware_status_notification,
+        Action.heartbeat,
+        Action.log_status_notification,
+        Action.meter_values,
+        Action.security_event_notification,
+        Action.sign_certificate,
+        Action.signed_firmware_status_notification,
+        Action.start_transaction,
+        Action.status_notification,
+        Action.stop_transaction,
+    }
+)
+_KNOWN_ACTIONS = frozenset(action.value for action in Action)
+_PROPERTY_KEYWORDS = {"enum", "maxLength", "minLength", "maximum", "minimum", "pattern", "format", "multipleOf"}
+
+
+class FrameError(Exception):
+    """A frame that cannot be handled, with the CALLERROR that answers it."""
+
+    def __init__(self, error: OCPPError, unique_id: str = UNKNOWN_MESSAGE_ID):
+        super().__init__(error.description)
+        self.error = error
+        self.unique_id = unique_id
+
+    def call_error(self) -> CallError:
+        return CallError(self.unique_id, self.error.code, self.error.description, self.error.details or {})
+
+
+def parse_frame(text: str) -> Call | CallResult | CallError:
+    """A received frame as the library's message objects, or FrameError with the CALLERROR to send."""
+    try:
+        frame = json.loads(text)
+    except (ValueError, TypeError) as error:
+        raise FrameError(FormationViolationError(description="The frame is not valid JSON.")) from error
+    if not isinstance(frame, list) or not frame:
+        raise FrameError(FormationViolationError(description="An OCPP-J frame is a non-empty JSON array."))
+    message_type = frame[0]
+    unique_id = frame[1] if len(frame) > 1 and _valid_unique_id(frame[1]) else UNKNOWN_MESSAGE_ID
+    if message_type == MessageType.Call:
+        if len(frame) != 4:
+            raise FrameError(ProtocolError(description="A CALL has 4 elements: [2, id, action, payload]."), unique_id)
+        _, frame_id, action, payload = frame
+        if not _valid_unique_id(frame_id):
+            raise FrameError(FormationViolationError(description="The unique id is a string of up to 36 characters."))
+        if not isinstance(action, str):
+            raise FrameError(FormationViolationError(description="The action is a string."), unique_id)
+        if not isinstance(payload, dict):
+            raise FrameError(FormationViolationError(description="The payload is a JSON object."), unique_id)
+        return Call(frame_id, action, payload)
+    if message_type == MessageType.CallResult:
+        if len(frame) != 3 or not isinstance(frame[2], dict):
+            raise FrameError(ProtocolError(description="A CALLRESULT is [3, id, payload]."), unique_id)
+        return CallResult(frame[1], frame[2])
+    if message_type == MessageType.CallError:
+        if len(frame) != 5:
+            raise FrameError(
+                ProtocolError(description="A CALLERROR is [4, id, code, description, details]."), unique_id
+            )
+        return CallError(*frame[1:])
+    raise FrameError(ProtocolError(description=f"Unknown MessageTypeId {message_type!r}."), unique_id)
+
+
+def check_call(call: Call, handled: frozenset[str] = CHARGER_ACTIONS) -> None:
+    """Raise the OCPP error for a CALL this central system cannot serve: unknown action, one it does not accept,
+    or a payload against the action's schema."""
+    if call.action not in _KNOWN_ACTIONS:
+        raise NotImplementedError(description=f"OCPP 1.6 has no action {call.action!r}.")
+    if call.action not in handled:
+        raise NotSupportedError(description=f"A central system does not accept {call.action}.")
+    validate_schema(call)
+
+
+def validate_schema(message: Call | CallResult) -> None:
+    validator = _validator(message.message_type_id, message.action)
+    error = next(iter(sorted(validator.iter_errors(message.payload), key=lambda e: list(e.path))), None)
+    if error is not None:
+        raise _schema_error(error)
+
+
+_formats = FormatChecker(formats=())
+
+
+@_formats.checks("date-time")
+def _is_date_time(value) -> bool:
+    return not isinstance(value, str) or parse_charger_time(value) is not None
+
+
+@cache
+def _validator(message_type_id: int, action: str) -> Draft4Validator:
+    """The library's schema for the action, also checking date-time values (the library does not)."""
+    return Draft4Validator(get_validator(message_type_id, action, "1.6").schema, format_checker=_formats)
+
+
+def _schema_error(error: SchemaError) -> OCPPError:
+    where = "/".join(str(part) for part in error.absolute_path) or "payload"
+    details = {"field": where, "cause": error.message}
+    if error.validator == "required":
+        return OccurenceConstraintViolationError(description=f"Missing field: {error.message}", details=details)
+    if error.validator == "type":
+        return TypeConstraintViolationError(description=f"{where}: {error.message}", details=details)
+    if error.validator in _PROPERTY_KEYWORDS:
+        return PropertyConstraintViolationError(description=f"{where}: {error.message}", details=details)
+    return FormationViolationError(description=f"{where}: {error.message}", details=details)
+
+
+def _valid_unique_id(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_UNIQUE_ID_LENGTH

@@ -1,0 +1,1 @@
+"""Writes, by subject. registry: charge boxes, tags, users, groups (operators). The OCPP modules serve chargers."""
