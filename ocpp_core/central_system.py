@@ -47,6 +47,16 @@ class ChargerSession(ChargePoint):
         super().__init__(charge_box.charge_box_id, connection, response_timeout=settings.OCPP_CALL_TIMEOUT)
         self.charge_box = charge_box
 
+    async def start(self):
+        """Serve the charger's frames one at a time until the socket closes. A frame that breaks something
+        unexpected is logged and the conversation goes on: one bad frame must not silence a charger."""
+        while True:
+            raw = await self._connection.recv()
+            try:
+                await self.route_message(raw)
+            except Exception:
+                logger.exception("%s: could not handle %.200s", self.id, raw)
+
     # Framing, errors and the log
 
     async def route_message(self, raw_msg):

@@ -1,9 +1,28 @@
 """factory-boy factories. Nodes go through mptt's own insert, so trees built here are consistent."""
 
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
-from ocpp_core.models import ChargeBox, Connector, OcppTag, OcppTagGroup, Transaction, User
+from ocpp_core.choices import ReservationStatus
+from ocpp_core.models import (
+    ChargeBox,
+    ChargerEvent,
+    ChargingProfile,
+    Connector,
+    ConnectorStatus,
+    InstalledCertificate,
+    LocalAuthListEntry,
+    OcppMessage,
+    OcppTag,
+    OcppTagGroup,
+    OperationTask,
+    Reservation,
+    Transaction,
+    UnknownChargeBox,
+    User,
+)
 from permissions.models import OcppTagGroupPermission, OcppTagPermission
 from powerfill.accounts.models import Account, OperatorUser
 from sites.models import Node
@@ -119,3 +138,93 @@ class TransactionFactory(factory.django.DjangoModelFactory):
     id_tag = factory.LazyAttribute(lambda tx: tx.ocpp_tag.id_tag if tx.ocpp_tag else "UNKNOWN")
     started_at = factory.LazyFunction(timezone.now)
     meter_start = 1000
+
+
+class ConnectorStatusFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectorStatus
+
+    charge_box = factory.SubFactory(ChargeBoxFactory)
+    connector_id = 1
+    status = "Available"
+    error_code = "NoError"
+
+
+class UnknownChargeBoxFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UnknownChargeBox
+
+    charge_box_id = factory.Sequence(lambda n: f"STRANGER-{n}")
+    last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class ReservationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reservation
+
+    charge_box = factory.SubFactory(ChargeBoxFactory)
+    connector_id = 1
+    ocpp_tag = factory.SubFactory(OcppTagFactory, account=factory.SelfAttribute("..charge_box.account"))
+    expiry = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
+    status = ReservationStatus.ACCEPTED
+
+
+class ChargingProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargingProfile
+
+    account = factory.SubFactory(AccountFactory)
+    purpose = "TxDefaultProfile"
+    periods = factory.LazyFunction(lambda: [{"startPeriod": 0, "limit": 16.0}])
+
+
+class OcppMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OcppMessage
+
+    charge_box = factory.SubFactory(ChargeBoxFactory)
+    direction = "in"
+    message_type = 2
+    unique_id = factory.Sequence(lambda n: f"m{n}")
+    action = "Heartbeat"
+    payload = factory.LazyAttribute(lambda m: f'[2,"{m.unique_id}","Heartbeat",{{}}]')
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class ChargerEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargerEvent
+
+    charge_box = factory.SubFactory(ChargeBoxFactory)
+    kind = "DataTransfer"
+    payload = factory.LazyFunction(lambda: {"vendorId": "acme"})
+
+
+class OperationTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OperationTask
+
+    account = factory.SubFactory(AccountFactory)
+    action = "Reset"
+    params = factory.LazyFunction(lambda: {"resetType": "Soft"})
+
+
+class LocalAuthListEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LocalAuthListEntry
+
+    charge_box = factory.SubFactory(ChargeBoxFactory)
+    id_tag = factory.Sequence(lambda n: f"LL{n}")
+    status = "Accepted"
+
+
+class InstalledCertificateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InstalledCertificate
+
+    charge_box = factory.SubFactory(ChargeBoxFactory)
+    certificate_type = "CentralSystemRootCertificate"
+    hash_algorithm = "SHA256"
+    issuer_name_hash = "aa"
+    issuer_key_hash = "bb"
+    serial_number = factory.Sequence(lambda n: f"{n:08x}")

@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..models import ChargeBox, UnknownChargeBox
+from .registry import charge_box_create
 
 
 class Refusal(Enum):
@@ -82,3 +83,15 @@ def charger_disconnected(*, charge_box_pk: int, connection_id: str) -> bool:
 def client_certificate_header() -> str:
     """The header in which the TLS terminator names the verified client certificate's CN (security profile 3)."""
     return settings.OCPP_CLIENT_CERT_HEADER.lower()
+
+
+@transaction.atomic
+def unknown_charger_adopt(*, unknown: UnknownChargeBox, account) -> ChargeBox:
+    """Register a charger that tried to connect: its identity becomes a charge box of `account`."""
+    charge_box = charge_box_create(
+        account=account,
+        charge_box_id=unknown.charge_box_id,
+        description=f"Adopted (first seen {unknown.first_seen_at:%Y-%m-%d})",
+    )
+    unknown.delete()
+    return charge_box

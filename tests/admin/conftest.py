@@ -5,13 +5,22 @@ from powerfill.accounts.services import api_token_create, operators_group_sync
 from ..factories import (
     AccountFactory,
     ChargeBoxFactory,
+    ChargerEventFactory,
+    ChargingProfileFactory,
+    ConnectorStatusFactory,
+    InstalledCertificateFactory,
+    LocalAuthListEntryFactory,
     NodeFactory,
+    OcppMessageFactory,
     OcppTagFactory,
     OcppTagGroupFactory,
     OcppTagGroupPermissionFactory,
     OcppTagPermissionFactory,
+    OperationTaskFactory,
     OperatorUserFactory,
+    ReservationFactory,
     TransactionFactory,
+    UnknownChargeBoxFactory,
     UserFactory,
 )
 
@@ -28,6 +37,15 @@ MAKERS = {
         account=account, ocpp_tags=[OcppTagFactory(account=account)]
     ),
     "ocpp_core.transaction": lambda account: TransactionFactory(charge_box=ChargeBoxFactory(account=account)),
+    "ocpp_core.connectorstatus": lambda account: ConnectorStatusFactory(charge_box__account=account),
+    "ocpp_core.unknownchargebox": lambda account: UnknownChargeBoxFactory(),
+    "ocpp_core.reservation": lambda account: ReservationFactory(charge_box__account=account),
+    "ocpp_core.chargingprofile": lambda account: ChargingProfileFactory(account=account),
+    "ocpp_core.ocppmessage": lambda account: OcppMessageFactory(charge_box__account=account),
+    "ocpp_core.chargerevent": lambda account: ChargerEventFactory(charge_box__account=account),
+    "ocpp_core.operationtask": lambda account: OperationTaskFactory(account=account),
+    "ocpp_core.localauthlistentry": lambda account: LocalAuthListEntryFactory(charge_box__account=account),
+    "ocpp_core.installedcertificate": lambda account: InstalledCertificateFactory(charge_box__account=account),
     "permissions.ocpptagpermission": lambda account: OcppTagPermissionFactory(ocpp_tag__account=account),
     "permissions.ocpptaggrouppermission": lambda account: OcppTagGroupPermissionFactory(
         ocpp_tag_group__account=account

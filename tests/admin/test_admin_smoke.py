@@ -10,7 +10,18 @@ from django.urls import reverse
 from .conftest import MAKERS, make
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label_lower)
-ADDED_ONLY_BY_CHARGERS = {"ocpp_core.transaction"}
+# Written by chargers or by the central system, never added by hand.
+ADDED_ONLY_BY_CHARGERS = {
+    "ocpp_core.transaction",
+    "ocpp_core.connectorstatus",
+    "ocpp_core.unknownchargebox",
+    "ocpp_core.reservation",
+    "ocpp_core.ocppmessage",
+    "ocpp_core.chargerevent",
+    "ocpp_core.operationtask",
+    "ocpp_core.localauthlistentry",
+    "ocpp_core.installedcertificate",
+}
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]
 
 

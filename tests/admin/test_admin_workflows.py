@@ -237,6 +237,7 @@ def test_the_charge_box_password_is_hashed(superuser_client, account):
         "account": account.pk,
         "charge_box_id": "CB-PW",
         "registration_status": "Accepted",
+        "heartbeat_interval": 300,
         "max_current_a": 32,
         "min_current_a": 6,
         "phases": 3,
