@@ -83,4 +83,5 @@ def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.t
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log_path.unlink(missing_ok=True)
+        if not os.environ.get("KEEP_SERVER_LOGS"):
+            log_path.unlink(missing_ok=True)

@@ -204,10 +204,11 @@ def transaction_stop(
     transaction_data: list | None = None,
 ) -> StopAnswer:
     """StopTransaction. An id we never issued (chargers send -1 and replays) is acknowledged and kept as an event,
-    never applied to another transaction; a repeated stop changes nothing."""
-    info = IdTagInfo.of(tag_authorization(id_tag=id_tag, charge_box=charge_box)) if id_tag else None
+    never applied to another transaction; a repeated stop changes nothing. The idTagInfo is judged with this
+    session already ended, so the tag's own session does not count against its concurrency limit."""
     tx = Transaction.objects.select_for_update().filter(pk=transaction_id, charge_box=charge_box).first()
     if tx is None:
+        info = _stop_id_tag_info(charge_box, id_tag)
         logger.warning("%s stopped unknown transaction %s", charge_box.charge_box_id, transaction_id)
         ChargerEvent.objects.create(
             charge_box=charge_box,
@@ -234,7 +235,11 @@ def transaction_stop(
             _store_meter_values(
                 charge_box=charge_box, connector_id=tx.connector_id, transaction=tx, meter_value=transaction_data
             )
-    return StopAnswer(info, tx)
+    return StopAnswer(_stop_id_tag_info(charge_box, id_tag), tx)
+
+
+def _stop_id_tag_info(charge_box: ChargeBox, id_tag: str | None) -> IdTagInfo | None:
+    return IdTagInfo.of(tag_authorization(id_tag=id_tag, charge_box=charge_box)) if id_tag else None
 
 
 @transaction.atomic

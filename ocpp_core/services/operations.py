@@ -116,7 +116,9 @@ async def _call_chargers(action: str, calls: list[tuple[int, dict]]) -> list[dic
     wait = settings.OCPP_CALL_TIMEOUT + REPLY_MARGIN_SECONDS
 
     async def call(charge_box_pk: int, payload: dict) -> dict:
-        reply_to = await layer.new_channel("ocpp.reply.")
+        # The default prefix matters: channels_redis reads each process's channels of one prefix in one loop, and a
+        # reply channel of its own prefix would hold that loop and starve every consumer of the process meanwhile.
+        reply_to = await layer.new_channel()
         request_id = uuid.uuid4().hex
         await layer.group_send(
             charge_box_group(charge_box_pk),

@@ -88,6 +88,8 @@ class TestErrorShape:
     def test_an_unknown_api_path_is_a_json_404(self, api):
         body = assert_api_error(api.get("/api/v1/noSuchThing"), 404)
         assert body["message"] == "No such API endpoint."
+        client = api.__class__(enforce_csrf_checks=True)
+        assert_api_error(client.post("/api/v1/operations/LaunchRocket", {}, format="json"), 404)
 
     def test_a_wrong_method_is_a_405(self, api):
         assert_api_error(api.delete("/api/v1/ocppTags"), 405)

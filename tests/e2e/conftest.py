@@ -1,11 +1,20 @@
 import asyncio
 import http.client
+import json
 import os
+import time
+import urllib.error
+import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 import websockets
 from websockets.asyncio.client import connect
+
+from ..live import asgi_server
+
+# A short call timeout keeps the "charger does not answer" tests quick; frames over 16 KiB are refused.
+OCPP_SERVER_ENV = {"OCPP_CALL_TIMEOUT": "3", "OCPP_MAX_FRAME_BYTES": "16384"}
 
 
 def http_request(base_url: str, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
@@ -48,3 +57,47 @@ def redis_url():
     if not url:
         pytest.skip("needs a shared Redis (REDIS_URL); runs in the PostgreSQL/Redis pass of .ci/run")
     return url
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup, django_db_blocker):
+    """One Daphne process for the session's end-to-end tests (they use transactional_db, so data is committed)."""
+    with django_db_blocker.unblock(), asgi_server(env=OCPP_SERVER_ENV) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def uvicorn_server(django_db_setup, django_db_blocker):
+    """uvicorn sends real HTTP statuses for refused WebSocket handshakes; Daphne can only send 403."""
+    with django_db_blocker.unblock(), asgi_server(server="uvicorn", env=OCPP_SERVER_ENV) as url:
+        yield url
+
+
+def api_call(base_url: str, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    """One REST call against a live server: (status, JSON body)."""
+    request = urllib.request.Request(
+        base_url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as error:
+        raw = error.read() or b"{}"
+        try:
+            return error.code, json.loads(raw)
+        except ValueError:
+            return error.code, {"notJson": raw.decode(errors="replace")[:300]}
+
+
+def eventually(check, timeout: float = 5.0, interval: float = 0.1):
+    """Poll `check` until it returns something truthy (the message log is written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)

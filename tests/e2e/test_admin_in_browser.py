@@ -109,3 +109,55 @@ def test_an_operator_builds_a_site_and_grants_a_group_access(page, account, tmp_
         # The charge box page answers "who may charge here?" from the same resolver.
         page.goto(f"{base_url}/admin/ocpp_core/chargebox/{box.pk}/change/")
         assert "RESIDENT-7" in page.inner_text(".field-who_may_charge_here")
+
+
+def test_an_operator_sends_an_operation_from_the_admin_and_sees_the_answer(page, account):
+    import asyncio
+    import threading
+
+    from .ocpp_client import raw_charger
+
+    operator = OperatorUserFactory(username="otto", account=account)
+    operator.groups.add(operators_group_sync())
+    ChargeBoxFactory(account=account, charge_box_id="CB-UI")
+    answered = threading.Event()
+    received = []
+
+    with asgi_server() as base_url:
+
+        async def charger():
+            async with raw_charger(base_url, "CB-UI") as test_charger:
+                await test_charger.boot()
+                ready.set()
+                call = await test_charger.next_call(timeout=60)
+                received.append(call)
+                await test_charger.reply(
+                    call, {"configurationKey": [{"key": "HeartbeatInterval", "value": "300", "readonly": False}]}
+                )
+                answered.set()
+                await asyncio.sleep(2)
+
+        ready = threading.Event()
+        thread = threading.Thread(target=lambda: asyncio.run(charger()), daemon=True)
+        thread.start()
+        assert ready.wait(15)
+
+        page.goto(f"{base_url}/admin/login/")
+        page.fill("#id_username", "otto")
+        page.fill("#id_password", "correct horse battery")
+        page.click("input[type=submit]")
+        page.goto(f"{base_url}/admin/ocpp_core/chargebox/")
+        page.check("input[name=_selected_action]")
+        page.select_option("select[name=action]", "send_operation")
+        page.click("button[name=index]")
+        page.select_option("#choose-operation select", "GetConfiguration")  # submits the choice
+        page.wait_for_selector("#operation-form")
+        page.fill("input[name=commaSeparatedCustomConfKeys]", "HeartbeatInterval")
+        page.click("#operation-form input[type=submit]")
+        page.wait_for_selector("#operation-results")
+        results = page.inner_text("#operation-results")
+        thread.join(10)
+
+    assert answered.is_set()
+    assert received[0][2] == "GetConfiguration" and received[0][3] == {"key": ["HeartbeatInterval"]}
+    assert "CB-UI" in results and "HeartbeatInterval" in results and "answered" in results

@@ -1,0 +1,581 @@
+"""CSMS-initiated operations through POST /api/v1/operations/{Action}, answered by a live test charger."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from ocpp_core.models import (
+    ChargeBox,
+    ChargingProfileAssignment,
+    InstalledCertificate,
+    LocalAuthListEntry,
+    OperationTask,
+    Reservation,
+)
+from powerfill.accounts.services import api_token_create
+
+from ..factories import (
+    ChargeBoxFactory,
+    ChargingProfileFactory,
+    NodeFactory,
+    OcppTagFactory,
+    OcppTagGroupFactory,
+    OcppTagGroupPermissionFactory,
+    OcppTagPermissionFactory,
+    TransactionFactory,
+)
+from .conftest import api_call
+from .ocpp_client import handshake_status, raw_charger, run
+
+pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
+
+IN_AN_HOUR = (timezone.now() + timedelta(hours=1)).isoformat()
+
+
+@pytest.fixture
+def world(account):
+    node = NodeFactory(account=account, name="Depot")
+    box = ChargeBoxFactory(account=account, charge_box_id="OP-1", node=node)
+    ChargeBoxFactory(account=account, charge_box_id="OP-OFFLINE", node=node)
+    tag = OcppTagFactory(account=account, id_tag="DRIVER")
+    OcppTagPermissionFactory(ocpp_tag=tag, node=node)
+    OcppTagFactory(account=account, id_tag="STRANGER")
+    member = OcppTagFactory(account=account, id_tag="MEMBER", max_active_transaction_count=0)
+    OcppTagGroupPermissionFactory(ocpp_tag_group=OcppTagGroupFactory(account=account, ocpp_tags=[member]), node=node)
+    _, token = api_token_create(account=account)
+    return box, token
+
+
+async def operate(server, token, action, body, *, answer=None, error=None, charger_id="OP-1"):
+    """Connect the test charger, send the operation through the API, answer the CALL; returns (CALL, status, body)."""
+    async with raw_charger(server, charger_id) as charger:
+        await charger.boot()
+        loop = asyncio.get_running_loop()
+        request = loop.run_in_executor(None, api_call, server, "POST", f"/api/v1/operations/{action}", token, body)
+        call = None
+        if answer is not None or error is not None:
+            call = await charger.next_call()
+            if error:
+                await charger.reply_error(call, *error)
+            else:
+                await charger.reply(call, answer)
+        status, response = await request
+        return call, status, response
+
+
+OPERATIONS = [
+    # action, extra params, what the charger must receive, its answer, what the API reports
+    (
+        "ChangeAvailability",
+        {"availType": "Inoperative", "connectorId": 1},
+        {"connectorId": 1, "type": "Inoperative"},
+        {"status": "Scheduled"},
+        "Scheduled",
+    ),
+    (
+        "ChangeConfiguration",
+        {"keyType": "PREDEFINED", "confKey": "MeterValueSampleInterval", "value": "30"},
+        {"key": "MeterValueSampleInterval", "value": "30"},
+        {"status": "Accepted"},
+        "Accepted",
+    ),
+    (
+        "ChangeConfiguration",
+        {"keyType": "CUSTOM", "customConfKey": "VendorBrightness", "value": "7"},
+        {"key": "VendorBrightness", "value": "7"},
+        {"status": "NotSupported"},
+        "NotSupported",
+    ),
+    ("ClearCache", {}, {}, {"status": "Accepted"}, "Accepted"),
+    (
+        "DataTransfer",
+        {"vendorId": "com.acme", "messageId": "ping", "data": "1"},
+        {"vendorId": "com.acme", "messageId": "ping", "data": "1"},
+        {"status": "Accepted", "data": "pong"},
+        {"status": "Accepted", "data": "pong"},
+    ),
+    (
+        "GetConfiguration",
+        {"confKeyList": ["HeartbeatInterval"], "commaSeparatedCustomConfKeys": "Foo, Bar"},
+        {"key": ["HeartbeatInterval", "Foo", "Bar"]},
+        {
+            "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+            "unknownKey": ["Foo", "Bar"],
+        },
+        {
+            "configurationKeys": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+            "unknownKeys": ["Foo", "Bar"],
+        },
+    ),
+    (
+        "RemoteStartTransaction",
+        {"idTag": "DRIVER", "connectorId": 2},
+        {"idTag": "DRIVER", "connectorId": 2},
+        {"status": "Accepted"},
+        "Accepted",
+    ),
+    ("Reset", {"resetType": "Soft"}, {"type": "Soft"}, {"status": "Rejected"}, "Rejected"),
+    ("UnlockConnector", {"connectorId": 1}, {"connectorId": 1}, {"status": "Unlocked"}, "Unlocked"),
+    (
+        "GetDiagnostics",
+        {"location": "ftp://logs.example.com/", "retries": 2, "start": "2026-01-01T00:00:00Z"},
+        {"location": "ftp://logs.example.com/", "retries": 2, "startTime": "2026-01-01T00:00:00.000Z"},
+        {"fileName": "diag-1.zip"},
+        {"fileName": "diag-1.zip"},
+    ),
+    (
+        "UpdateFirmware",
+        {"location": "https://fw.example.com/2.3.bin", "retrieveDateTime": "2026-05-01T02:00:00Z"},
+        {"location": "https://fw.example.com/2.3.bin", "retrieveDate": "2026-05-01T02:00:00.000Z"},
+        {},
+        "OK",
+    ),
+    ("GetLocalListVersion", {}, {}, {"listVersion": 4}, 4),
+    (
+        "GetCompositeSchedule",
+        {"connectorId": 1, "durationInSeconds": 3600, "chargingRateUnit": "A"},
+        {"connectorId": 1, "duration": 3600, "chargingRateUnit": "A"},
+        {"status": "Rejected"},
+        {"status": "Rejected"},
+    ),
+    (
+        "TriggerMessage",
+        {"triggerMessage": "StatusNotification", "connectorId": 1},
+        {"requestedMessage": "StatusNotification", "connectorId": 1},
+        {"status": "Accepted"},
+        "Accepted",
+    ),
+    (
+        "ClearChargingProfile",
+        {"filterType": "OtherParameters", "connectorId": 1, "chargingProfilePurpose": "TxProfile"},
+        {"connectorId": 1, "chargingProfilePurpose": "TxProfile"},
+        {"status": "Unknown"},
+        "Unknown",
+    ),
+    (
+        "ExtendedTriggerMessage",
+        {"triggerMessage": "LogStatusNotification"},
+        {"requestedMessage": "LogStatusNotification"},
+        {"status": "Accepted"},
+        "Accepted",
+    ),
+    (
+        "InstallCertificate",
+        {"certificateType": "CentralSystemRootCertificate", "certificate": "-----BEGIN CERT"},
+        {"certificateType": "CentralSystemRootCertificate", "certificate": "-----BEGIN CERT"},
+        {"status": "Accepted"},
+        "Accepted",
+    ),
+    (
+        "GetLog",
+        {"logType": "SecurityLog", "location": "https://logs.example.com/up"},
+        {"logType": "SecurityLog", "log": {"remoteLocation": "https://logs.example.com/up"}},
+        {"status": "Accepted", "filename": "sec.log"},
+        {"status": "Accepted", "filename": "sec.log"},
+    ),
+    (
+        "SignedUpdateFirmware",
+        {
+            "location": "https://fw.example.com/s.bin",
+            "retrieveDateTime": "2026-05-01T02:00:00Z",
+            "signingCertificate": "PEM",
+            "signature": "SIG",
+        },
+        {
+            "firmware": {
+                "location": "https://fw.example.com/s.bin",
+                "retrieveDateTime": "2026-05-01T02:00:00.000Z",
+                "signingCertificate": "PEM",
+                "signature": "SIG",
+            }
+        },
+        {"status": "Accepted"},
+        "Accepted",
+    ),
+    (
+        "CertificateSigned",
+        {"certificateChain": "-----BEGIN CERTIFICATE-----"},
+        {"certificateChain": "-----BEGIN CERTIFICATE-----"},
+        {"status": "Accepted"},
+        "Accepted",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "sent", "answer", "reported"),
+    OPERATIONS,
+    ids=[f"{op[0]}-{i}" for i, op in enumerate(OPERATIONS)],
+)
+def test_the_operation_reaches_the_charger_and_its_answer_comes_back(
+    daphne_server, world, action, params, sent, answer, reported
+):
+    _, token = world
+    call, status, body = run(
+        operate(daphne_server, token, action, {"chargeBoxIdList": ["OP-1"], **params}, answer=answer)
+    )
+    assert status == 200, body
+    assert call[2] == action
+    for key, value in sent.items():
+        assert call[3][key] == value, key
+    assert body["successResponses"] == [{"chargeBoxId": "OP-1", "response": reported}]
+    assert (body["errorResponses"], body["exceptions"], body["taskFinished"]) == ([], [], True)
+    task = OperationTask.objects.get(pk=body["taskId"])
+    assert task.action == action and task.success_responses == body["successResponses"]
+
+
+def test_several_chargers_offline_callerror_and_timeout(daphne_server, world, account):
+    _, token = world
+    ChargeBox.objects.filter(charge_box_id="OP-OFFLINE").update(is_connected=False)
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1") as charger:
+            loop = asyncio.get_running_loop()
+            body = {"chargeBoxIdList": ["OP-1", "OP-OFFLINE"], "resetType": "Hard"}
+            request = loop.run_in_executor(
+                None, api_call, daphne_server, "POST", "/api/v1/operations/Reset", token, body
+            )
+            call = await charger.next_call()
+            await charger.reply_error(call, "NotSupported", "Hard reset is disabled")
+            first = await request
+            silent = loop.run_in_executor(
+                None,
+                api_call,
+                daphne_server,
+                "POST",
+                "/api/v1/operations/ClearCache",
+                token,
+                {"chargeBoxIdList": ["OP-1"]},
+            )
+            await charger.next_call()  # and never answer: the 3 s call timeout of the test server runs out
+            return first, await silent
+
+    (status, body), (silent_status, silent_body) = run(scenario())
+    assert status == 200
+    assert body["errorResponses"] == [
+        {
+            "chargeBoxId": "OP-1",
+            "errorCode": "NotSupported",
+            "errorDescription": "Hard reset is disabled",
+            "errorDetails": "",
+        }
+    ]
+    assert body["exceptions"] == [{"chargeBoxId": "OP-OFFLINE", "exceptionMessage": "The charge box is not connected."}]
+    assert silent_status == 200
+    assert silent_body["taskFinished"] is False
+    assert silent_body["exceptions"][0]["exceptionMessage"].startswith("No answer within 3 s")
+
+
+def test_a_call_in_flight_fails_cleanly_when_the_charger_reconnects(daphne_server, world):
+    _, token = world
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1") as old:
+            loop = asyncio.get_running_loop()
+            request = loop.run_in_executor(
+                None,
+                api_call,
+                daphne_server,
+                "POST",
+                "/api/v1/operations/ClearCache",
+                token,
+                {"chargeBoxIdList": ["OP-1"]},
+            )
+            await old.next_call()
+            async with raw_charger(daphne_server, "OP-1"):  # the same charger comes back on a new socket
+                return await request
+
+    status, body = run(scenario())
+    assert status == 200
+    assert body["exceptions"] == [
+        {"chargeBoxId": "OP-1", "exceptionMessage": "The charger's connection closed before it answered."}
+    ]
+
+
+def test_invalid_operation_requests_are_400_and_send_nothing(daphne_server, world, other_account):
+    _, token = world
+    ChargeBoxFactory(account=other_account, charge_box_id="THEIRS")
+    cases = [
+        ("Reset", {"chargeBoxIdList": ["OP-1"], "resetType": "Gentle"}, "resetType"),
+        ("Reset", {"chargeBoxIdList": [], "resetType": "Soft"}, "chargeBoxIdList"),
+        ("Reset", {"chargeBoxIdList": ["THEIRS"], "resetType": "Soft"}, "chargeBoxIdList"),
+        ("RemoteStartTransaction", {"chargeBoxIdList": ["OP-1", "OP-OFFLINE"], "idTag": "DRIVER"}, "chargeBoxIdList"),
+        ("ChangeConfiguration", {"chargeBoxIdList": ["OP-1"], "keyType": "PREDEFINED", "value": "1"}, "confKey"),
+        (
+            "ChangeConfiguration",
+            {"chargeBoxIdList": ["OP-1"], "keyType": "PREDEFINED", "confKey": "AuthorizationKey", "value": "short"},
+            "value",
+        ),
+        (
+            "ReserveNow",
+            {"chargeBoxIdList": ["OP-1"], "connectorId": 1, "idTag": "DRIVER", "expiry": "2001-01-01T00:00:00Z"},
+            "expiry",
+        ),
+    ]
+    for action, body, field in cases:
+        status, answer = api_call(daphne_server, "POST", f"/api/v1/operations/{action}", token, body)
+        assert status == 400 and field in answer.get("fieldErrors", {}), (action, status, answer)
+    status, _ = api_call(daphne_server, "POST", "/api/v1/operations/LaunchRocket", token, {"chargeBoxIdList": ["OP-1"]})
+    assert status == 404
+    assert not OperationTask.objects.exists()
+
+
+def test_remote_start_asks_the_permission_resolver_first(daphne_server, world):
+    _, token = world
+    for id_tag, reason in (("STRANGER", "Invalid"), ("MEMBER", "Blocked"), ("NOBODY", "Invalid")):
+        _, status, body = run(
+            operate(daphne_server, token, "RemoteStartTransaction", {"chargeBoxIdList": ["OP-1"], "idTag": id_tag})
+        )
+        assert status == 200
+        assert body["exceptions"] == [
+            {"chargeBoxId": "OP-1", "exceptionMessage": f"idTag {id_tag} may not charge at OP-1: {reason}."}
+        ]
+
+
+def test_remote_stop_only_for_a_running_transaction(daphne_server, world):
+    box, token = world
+    running = TransactionFactory(charge_box=box, ocpp_tag__account=box.account)
+    call, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "RemoteStopTransaction",
+            {"chargeBoxIdList": ["OP-1"], "transactionId": running.pk},
+            answer={"status": "Accepted"},
+        )
+    )
+    assert call[3] == {"transactionId": running.pk} and body["successResponses"][0]["response"] == "Accepted"
+    _, _, body = run(
+        operate(daphne_server, token, "RemoteStopTransaction", {"chargeBoxIdList": ["OP-1"], "transactionId": 424242})
+    )
+    assert body["exceptions"][0]["exceptionMessage"] == "No running transaction 424242 at OP-1."
+
+
+def test_a_reservation_holds_the_connector_for_its_tag(daphne_server, world, account):
+    _, token = world
+    other = OcppTagFactory(account=account, id_tag="OTHER")
+    OcppTagPermissionFactory(ocpp_tag=other, node=ChargeBox.objects.get(charge_box_id="OP-1").node)
+    call, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "ReserveNow",
+            {"chargeBoxIdList": ["OP-1"], "connectorId": 0, "idTag": "DRIVER", "expiry": IN_AN_HOUR},
+            answer={"status": "Accepted"},
+        )
+    )
+    reservation = Reservation.objects.get()
+    assert call[3]["reservationId"] == reservation.pk and call[3]["idTag"] == "DRIVER"
+    assert body["successResponses"][0]["response"] == "Accepted" and reservation.status == "Accepted"
+
+    async def drivers():
+        async with raw_charger(daphne_server, "OP-1") as charger:
+            other_tag = await charger.call("Authorize", {"idTag": "OTHER"})
+            holder = await charger.call("Authorize", {"idTag": "DRIVER"})
+            start = await charger.call(
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": "DRIVER",
+                    "meterStart": 0,
+                    "timestamp": timezone.now().isoformat(),
+                    "reservationId": reservation.pk,
+                },
+            )
+            return other_tag, holder, start
+
+    other_tag, holder, start = run(drivers())
+    assert other_tag[2]["idTagInfo"]["status"] == "Invalid"  # connector 0 reserved for someone else
+    assert holder[2]["idTagInfo"]["status"] == "Accepted"
+    assert start[2]["idTagInfo"]["status"] == "Accepted"
+    reservation.refresh_from_db()
+    assert reservation.status == "Used"
+
+    second = Reservation.objects.create(
+        charge_box=reservation.charge_box,
+        connector_id=1,
+        ocpp_tag=reservation.ocpp_tag,
+        expiry=reservation.expiry,
+        status="Accepted",
+    )
+    call, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "CancelReservation",
+            {"chargeBoxIdList": ["OP-1"], "reservationId": second.pk},
+            answer={"status": "Accepted"},
+        )
+    )
+    assert call[3] == {"reservationId": second.pk}
+    second.refresh_from_db()
+    assert second.status == "Cancelled"
+
+
+def test_send_local_list_full_then_differential_from_the_permission_model(daphne_server, world, account):
+    box, token = world
+    call, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "SendLocalList",
+            {"chargeBoxIdList": ["OP-1"], "updateType": "Full"},
+            answer={"status": "Accepted"},
+        )
+    )
+    assert call[3]["listVersion"] == 1 and call[3]["updateType"] == "Full"
+    assert {e["idTag"]: e["idTagInfo"]["status"] for e in call[3]["localAuthorizationList"]} == {
+        "DRIVER": "Accepted",
+        "MEMBER": "Blocked",
+    }
+    assert set(LocalAuthListEntry.objects.filter(charge_box=box).values_list("id_tag", flat=True)) == {
+        "DRIVER",
+        "MEMBER",
+    }
+
+    newcomer = OcppTagFactory(account=account, id_tag="NEWCOMER")
+    OcppTagPermissionFactory(ocpp_tag=newcomer, node=box.node)
+    from permissions.models import OcppTagGroupPermission
+
+    OcppTagGroupPermission.objects.all().delete()  # MEMBER loses access
+    call, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "SendLocalList",
+            {"chargeBoxIdList": ["OP-1"], "updateType": "Differential"},
+            answer={"status": "Accepted"},
+        )
+    )
+    assert call[3]["listVersion"] == 2
+    assert call[3]["localAuthorizationList"] == [
+        {"idTag": "NEWCOMER", "idTagInfo": {"status": "Accepted"}},
+        {"idTag": "MEMBER"},
+    ]
+    box.refresh_from_db()
+    assert box.local_list_version == 2
+    assert set(LocalAuthListEntry.objects.filter(charge_box=box).values_list("id_tag", flat=True)) == {
+        "DRIVER",
+        "NEWCOMER",
+    }
+
+
+def test_charging_profiles_are_sent_and_remembered(daphne_server, world, account):
+    box, token = world
+    default = ChargingProfileFactory(
+        account=account,
+        purpose="TxDefaultProfile",
+        stack_level=1,
+        periods=[{"startPeriod": 0, "limit": 16.0, "numberPhases": 3}],
+    )
+    call, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "SetChargingProfile",
+            {"chargeBoxIdList": ["OP-1"], "chargingProfilePk": default.pk, "connectorId": 1},
+            answer={"status": "Accepted"},
+        )
+    )
+    profile = call[3]["csChargingProfiles"]
+    assert call[3]["connectorId"] == 1
+    assert profile["chargingProfileId"] == default.pk and profile["chargingProfilePurpose"] == "TxDefaultProfile"
+    assert profile["chargingSchedule"]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 16.0, "numberPhases": 3}
+    ]
+    assert ChargingProfileAssignment.objects.filter(charge_box=box, charging_profile=default).exists()
+
+    tx_profile = ChargingProfileFactory(account=account, purpose="TxProfile")
+    _, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "SetChargingProfile",
+            {"chargeBoxIdList": ["OP-1"], "chargingProfilePk": tx_profile.pk, "connectorId": 1},
+        )
+    )
+    assert body["exceptions"][0]["exceptionMessage"] == "A TxProfile needs the transactionId it applies to."
+
+    call, _, _ = run(
+        operate(
+            daphne_server,
+            token,
+            "ClearChargingProfile",
+            {"chargeBoxIdList": ["OP-1"], "filterType": "ChargingProfileId", "chargingProfilePk": default.pk},
+            answer={"status": "Accepted"},
+        )
+    )
+    assert call[3] == {"id": default.pk}
+    assert not ChargingProfileAssignment.objects.exists()
+
+
+def test_changing_the_authorization_key_changes_the_chargers_password(daphne_server, world):
+    box, token = world
+    box.set_auth_password("the-old-password-123")
+    box.save()
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1", password="the-old-password-123") as charger:
+            loop = asyncio.get_running_loop()
+            body = {
+                "chargeBoxIdList": ["OP-1"],
+                "keyType": "PREDEFINED",
+                "confKey": "AuthorizationKey",
+                "value": "the-new-password-456",
+            }
+            request = loop.run_in_executor(
+                None, api_call, daphne_server, "POST", "/api/v1/operations/ChangeConfiguration", token, body
+            )
+            call = await charger.next_call()
+            await charger.reply(call, {"status": "Accepted"})
+            return await request
+
+    status, body = run(scenario())
+    assert body["successResponses"][0]["response"] == "Accepted"
+    assert run(handshake_status(daphne_server, "OP-1", password="the-new-password-456")) == "open"
+    assert run(handshake_status(daphne_server, "OP-1", password="the-old-password-123")) == 403
+    box.refresh_from_db()
+    assert "AuthorizationKey" not in box.configuration  # never stored in clear text
+
+
+def test_installed_certificates_are_listed_then_deleted_by_id(daphne_server, world):
+    box, token = world
+    hash_data = {"hashAlgorithm": "SHA256", "issuerNameHash": "a1", "issuerKeyHash": "b2", "serialNumber": "c3"}
+    run(
+        operate(
+            daphne_server,
+            token,
+            "GetInstalledCertificateIds",
+            {"chargeBoxIdList": ["OP-1"], "certificateType": "CentralSystemRootCertificate"},
+            answer={"status": "Accepted", "certificateHashData": [hash_data]},
+        )
+    )
+    certificate = InstalledCertificate.objects.get(charge_box=box)
+    call, _, body = run(
+        operate(
+            daphne_server,
+            token,
+            "DeleteCertificate",
+            {"chargeBoxIdList": ["OP-1"], "installedCertificateId": certificate.pk},
+            answer={"status": "Accepted"},
+        )
+    )
+    assert call[3] == {"certificateHashData": hash_data}
+    assert not InstalledCertificate.objects.exists()
+
+
+def test_get_configuration_is_kept_on_the_charge_box(daphne_server, world):
+    box, token = world
+    run(
+        operate(
+            daphne_server,
+            token,
+            "GetConfiguration",
+            {"chargeBoxIdList": ["OP-1"]},
+            answer={"configurationKey": [{"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "3"}]},
+        )
+    )
+    box.refresh_from_db()
+    assert box.configuration == {"ChargeProfileMaxStackLevel": {"value": "3", "readonly": True}}
