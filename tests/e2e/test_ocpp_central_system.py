@@ -309,7 +309,8 @@ def test_malformed_frames_answer_callerror_and_the_connection_stays(daphne_serve
         ),
         ('[2, "b1", "Heartbeat", {"extra": 1}]', "b1", "FormationViolation"),
         (
-            '[2, "b2", "StartTransaction", {"connectorId": 1, "idTag": "A", "meterStart": 0, "timestamp": "yesterday"}]',
+            '[2, "b2", "StartTransaction", {"connectorId": 1, "idTag": "A", "meterStart": 0, '
+            '"timestamp": "yesterday"}]',
             "b2",
             "PropertyConstraintViolation",
         ),
