@@ -11,6 +11,7 @@ import re
 import uuid
 from urllib.parse import unquote
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
@@ -58,10 +59,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.inbox: asyncio.Queue[str] = asyncio.Queue()
         self.calls_in_flight: set[asyncio.Task] = set()
         await self.accept(subprotocol=SUBPROTOCOLS[0])
-        # Take over from an older socket of this charger, in whichever process it lives.
-        await self.channel_layer.group_send(
-            self.group, {"type": "socket.replaced", "connection_id": self.connection_id}
-        )
+        if charge_box.is_connected:
+            # Take over from an older socket of this charger, in whichever process it lives.
+            await self.channel_layer.group_send(
+                self.group, {"type": "socket.replaced", "connection_id": self.connection_id}
+            )
         await self.channel_layer.group_add(self.group, self.channel_name)
         await ocpp_db(charger_connected)(
             charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
@@ -93,6 +95,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.base_send({"type": "websocket.http.response.body", "body": body})
         else:
             await self.close()
+
+    async def dispatch(self, message):
+        # Channels runs close_old_connections() on its one sync thread before every message it dispatches. This
+        # consumer never uses the ORM on that thread (ocpp_db's pool looks after its own connections), so the hop
+        # would only queue every frame of every charger behind one thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # Frames from the charger
 

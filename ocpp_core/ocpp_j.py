@@ -16,8 +16,8 @@ ProtocolError but an out-of-range value as a FormationViolation. Powerfill parse
 import json
 from functools import cache
 
-from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import ValidationError as SchemaError
+import fastjsonschema
+from fastjsonschema import JsonSchemaValueException
 from ocpp.exceptions import (
     FormationViolationError,
     NotImplementedError,
@@ -115,36 +115,35 @@ def check_call(call: Call, handled: frozenset[str] = CHARGER_ACTIONS) -> None:
 
 
 def validate_schema(message: Call | CallResult) -> None:
-    validator = _validator(message.message_type_id, message.action)
-    error = next(iter(sorted(validator.iter_errors(message.payload), key=lambda e: list(e.path))), None)
-    if error is not None:
-        raise _schema_error(error)
+    try:
+        _validator(message.message_type_id, message.action)(message.payload)
+    except JsonSchemaValueException as error:
+        raise _schema_error(error) from error
 
 
-_formats = FormatChecker(formats=())
-
-
-@_formats.checks("date-time")
 def _is_date_time(value) -> bool:
     return not isinstance(value, str) or parse_charger_time(value) is not None
 
 
 @cache
-def _validator(message_type_id: int, action: str) -> Draft4Validator:
-    """The library's schema for the action, also checking date-time values (the library does not)."""
-    return Draft4Validator(get_validator(message_type_id, action, "1.6").schema, format_checker=_formats)
+def _validator(message_type_id: int, action: str):
+    """The library's JSON schema for the action, compiled to Python (fastjsonschema is an order of magnitude faster
+    than interpreting it), and checking date-time values too, which the library leaves out."""
+    schema = get_validator(message_type_id, action, "1.6").schema
+    return fastjsonschema.compile(schema, formats={"date-time": _is_date_time})
 
 
-def _schema_error(error: SchemaError) -> OCPPError:
-    where = "/".join(str(part) for part in error.absolute_path) or "payload"
-    details = {"field": where, "cause": error.message}
-    if error.validator == "required":
-        return OccurenceConstraintViolationError(description=f"Missing field: {error.message}", details=details)
-    if error.validator == "type":
-        return TypeConstraintViolationError(description=f"{where}: {error.message}", details=details)
-    if error.validator in _PROPERTY_KEYWORDS:
-        return PropertyConstraintViolationError(description=f"{where}: {error.message}", details=details)
-    return FormationViolationError(description=f"{where}: {error.message}", details=details)
+def _schema_error(error: JsonSchemaValueException) -> OCPPError:
+    where = "/".join(str(part) for part in error.path[1:]) or "payload"
+    cause = error.message.replace("data.", "", 1).replace("data ", "payload ", 1)
+    details = {"field": where, "cause": cause}
+    if error.rule == "required":
+        return OccurenceConstraintViolationError(description=f"Missing field: {cause}", details=details)
+    if error.rule == "type":
+        return TypeConstraintViolationError(description=cause, details=details)
+    if error.rule in _PROPERTY_KEYWORDS:
+        return PropertyConstraintViolationError(description=cause, details=details)
+    return FormationViolationError(description=cause, details=details)
 
 
 def _valid_unique_id(value) -> bool:

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 from ocpp.v16.enums import AuthorizationStatus
 
-from ocpp_core.models import ChargeBox, OcppTag, Transaction
+from ocpp_core.choices import ReservationStatus
+from ocpp_core.models import ChargeBox, OcppTag, Reservation, Transaction
 from sites.models import Node
 
 from .choices import PermissionVia
@@ -68,6 +71,7 @@ class TagAuthorization:
     status: AuthorizationStatus
     permission: PermissionDecision
     ocpp_tag: OcppTag | None = None
+    station_has_reservations: bool = False  # any accepted, unexpired reservation at the station (any tag)
 
     @property
     def parent_id_tag(self) -> str | None:
@@ -93,7 +97,8 @@ def tag_authorization(*, id_tag: str, charge_box: ChargeBox, at: datetime | None
     ConcurrentTx; no permission at this station -> Invalid; else Accepted. The station's node is read in the same
     statement, so a station moved a moment ago is judged where it is now.
     """
-    rows = OcppTag.objects.raw(_authorization_sql(), [charge_box.pk, charge_box.account_id, id_tag.lower()])
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = OcppTag.objects.raw(_authorization_sql(), [now, charge_box.pk, charge_box.account_id, id_tag.lower()])
     tag = next(iter(rows), None)
     if tag is None:
         return TagAuthorization(status=AuthorizationStatus.invalid, permission=PermissionDecision(allowed=False))
@@ -109,7 +114,9 @@ def tag_authorization(*, id_tag: str, charge_box: ChargeBox, at: datetime | None
         status = AuthorizationStatus.invalid
     else:
         status = AuthorizationStatus.accepted
-    return TagAuthorization(status=status, permission=permission, ocpp_tag=tag)
+    return TagAuthorization(
+        status=status, permission=permission, ocpp_tag=tag, station_has_reservations=bool(tag.station_reserved)
+    )
 
 
 @cache
@@ -124,6 +131,7 @@ def _authorization_sql() -> str:
     charge_box, transaction = ChargeBox._meta.db_table, Transaction._meta.db_table
     tag_permission, group_permission = OcppTagPermission._meta.db_table, OcppTagGroupPermission._meta.db_table
     membership = OcppTag.groups.through._meta.db_table
+    reservation = Reservation._meta.db_table  # the same statement says whether the station has reservations
 
     def reaches(permission: str) -> str:
         return (
@@ -141,7 +149,9 @@ def _authorization_sql() -> str:
             (SELECT shared.node_id FROM {group_permission} shared JOIN {node} holder ON holder.id = shared.node_id
                JOIN {membership} member ON member.ocpptaggroup_id = shared.ocpp_tag_group_id
               WHERE member.ocpptag_id = tag.id AND {reaches("shared")}
-              ORDER BY holder.lft DESC LIMIT 1) AS via_group_node
+              ORDER BY holder.lft DESC LIMIT 1) AS via_group_node,
+            EXISTS(SELECT 1 FROM {reservation} held WHERE held.charge_box_id = box.id
+              AND held.status = '{ReservationStatus.ACCEPTED}' AND held.expiry > %s) AS station_reserved
         FROM {tag} tag
         LEFT JOIN {tag} parent ON parent.id = tag.parent_id
         LEFT JOIN {charge_box} box ON box.id = %s

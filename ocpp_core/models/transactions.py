@@ -66,7 +66,13 @@ class Transaction(models.Model):
         ordering = ["-started_at"]
         indexes = [
             models.Index(fields=["ocpp_tag"], condition=models.Q(stopped_at__isnull=True), name="ocpp_core_tx_active"),
-            models.Index(fields=["charge_box", "connector_id", "started_at"], name="ocpp_core_tx_start"),
+        ]
+        constraints = [
+            # A charger that repeats its StartTransaction after a reconnect must get the same transactionId.
+            models.UniqueConstraint(
+                fields=["charge_box", "connector_id", "id_tag", "meter_start", "started_at"],
+                name="ocpp_core_tx_start_once",
+            ),
         ]
 
     def __str__(self):

@@ -121,8 +121,23 @@ REDIS_URL = env("REDIS_URL", default=None)
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Thousands of chargers connecting at once each touch Redis (group membership): the pool waits for a free
+    # connection (powerfill/channel_layer.py). And redis-py 8 reads with a 5 s socket timeout, the same 5 s
+    # channels_redis blocks for in BZPOPMIN, so a busy process timed out reading idle channels.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},
+        "default": {
+            "BACKEND": "powerfill.channel_layer.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=200),
+                        "timeout": 30,
+                        "socket_timeout": 30,
+                    }
+                ]
+            },
+        },
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -247,6 +247,9 @@ def test_a_clock_not_yet_set_does_not_date_the_session_1970(daphne_server, stati
     answer = run(scenario())
     started_at = Transaction.objects.get(pk=answer[2]["transactionId"]).started_at
     assert abs((timezone.now() - started_at).total_seconds()) < 60
+    again = run(scenario())  # replayed after a reconnect, still with the unset clock
+    assert again[2]["transactionId"] == answer[2]["transactionId"]
+    assert Transaction.objects.filter(charge_box=station).count() == 1
 
 
 def test_stopping_a_transaction_we_never_issued_is_acknowledged_and_kept(daphne_server, station):

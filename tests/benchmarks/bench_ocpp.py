@@ -1,0 +1,369 @@
+"""Benchmark: the OCPP 1.6J central system, one Daphne process with PostgreSQL and Redis.
+
+    python tests/benchmarks/bench_ocpp.py [--database-url postgres://postgres@127.0.0.1:5432/powerfill_bench_ocpp]
+        [--redis-url redis://127.0.0.1:6379/2] [--chargers 5000] [--steady-seconds 120]
+        [--throughput-chargers 100] [--throughput-seconds 30]
+
+(a) Many chargers: CHARGERS chargers connect (BootNotification, StatusNotification) and stay connected, each
+    sending MeterValues every 60 s, Heartbeat every 120 s and StatusNotification every 300 s (an evenly spread
+    ~140 messages/s for 5,000). Reported: the server's memory per connection (RSS growth / chargers, and its total
+    RSS) and the answer latency over the steady phase (p50, p99, max), measured by the clients from sending a CALL
+    to receiving its CALLRESULT.
+(b) Peak throughput: THROUGHPUT_CHARGERS chargers run charging sessions back to back, each sending its next message
+    when the answer to the last arrives: Authorize, StartTransaction, 5 x MeterValues, StopTransaction, 2 x
+    StatusNotification, Heartbeat. The same workload runs against a bare `websockets` + `ocpp` server without a
+    database (bare_ocpp_server.py) in the same run; reported are both rates and their ratio, with each server's CPU.
+
+The load generator runs in this process (raw OCPP-J frames over the `websockets` client) and shares the machine's
+two cores with the server under test; the CPU figures say who was busy.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import websockets
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+ID_TAG = "BENCH-DRIVER"
+CONNECT_RATE = 100
+
+
+def raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def ensure_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def prepare_data(chargers: int) -> None:
+    """An account, one site node, CHARGERS charge boxes and one tag that may charge anywhere, without limit."""
+    from django.core.management import call_command
+
+    from ocpp_core.models import ChargeBox, OcppTag, Transaction
+    from permissions.services import permission_grant
+    from powerfill.accounts.models import Account
+    from sites.models import Node
+
+    call_command("migrate", verbosity=0)
+    account, _ = Account.objects.get_or_create(name="OCPP benchmark")
+    node = Node.objects.filter(account=account, parent=None).first() or Node.objects.create(
+        account=account, name="Site"
+    )
+    existing = set(ChargeBox.objects.filter(account=account).values_list("charge_box_id", flat=True))
+    ChargeBox.objects.bulk_create(
+        ChargeBox(account=account, charge_box_id=f"BENCH-{n:05d}", node=node)
+        for n in range(chargers)
+        if f"BENCH-{n:05d}" not in existing
+    )
+    tag, _ = OcppTag.objects.get_or_create(
+        account=account, id_tag=ID_TAG, defaults={"max_active_transaction_count": -1}
+    )
+    permission_grant(holder=tag, node=node, applies_to_all_children=True)
+    Transaction.objects.filter(charge_box__account=account, stopped_at__isnull=True).update(
+        stopped_at="2026-01-01T00:00:00Z", meter_stop=0
+    )
+    ChargeBox.objects.filter(account=account).update(is_connected=False, connection_id="")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start_server(command: list[str], env: dict, port: int) -> subprocess.Popen:
+    log = open(ROOT / "tmp" / f"bench-server-{port}.log", "wb")  # noqa: SIM115 (lives as long as the server)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    wait_for_port(port)
+    return process
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Charger:
+    """One benchmark charger: sends a CALL, waits for its answer, records the latency."""
+
+    def __init__(self, base: str, charge_box_id: str):
+        self.url = f"{base}/{charge_box_id}"
+        self.socket = None
+        self.counter = 0
+        self.transaction_id = None
+        self.meter = 0
+
+    async def connect(self):
+        self.socket = await websockets.connect(self.url, subprotocols=["ocpp1.6"], open_timeout=60, max_size=2**20)
+
+    async def call(self, action: str, payload: dict, latencies: list | None = None) -> dict:
+        self.counter += 1
+        unique_id = str(self.counter)
+        started = time.perf_counter()
+        await self.socket.send(json.dumps([2, unique_id, action, payload]))
+        while True:
+            frame = json.loads(await self.socket.recv())
+            if frame[1] == unique_id:
+                break
+        if latencies is not None:
+            latencies.append((time.perf_counter() - started) * 1000)
+        if frame[0] != 3:
+            raise RuntimeError(f"{action} answered {frame}")
+        return frame[2]
+
+    def meter_values(self) -> dict:
+        self.meter += 250
+        return {
+            "connectorId": 1,
+            "transactionId": self.transaction_id,
+            "meterValue": [
+                {
+                    "timestamp": now(),
+                    "sampledValue": [
+                        {"value": str(self.meter), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                        {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+                    ],
+                }
+            ],
+        }
+
+    async def session(self, counted: list) -> None:
+        """One charging session of the mixed workload; appends 1 per answered message to `counted`."""
+        steps = [("Authorize", {"idTag": ID_TAG})]
+        for action, payload in steps:
+            await self.call(action, payload)
+            counted.append(1)
+        start = await self.call(
+            "StartTransaction", {"connectorId": 1, "idTag": ID_TAG, "meterStart": self.meter, "timestamp": now()}
+        )
+        counted.append(1)
+        self.transaction_id = start["transactionId"]
+        for _ in range(5):
+            await self.call("MeterValues", self.meter_values())
+            counted.append(1)
+        await self.call(
+            "StopTransaction", {"transactionId": self.transaction_id, "meterStop": self.meter, "timestamp": now()}
+        )
+        counted.append(1)
+        for status in ("Finishing", "Available"):
+            await self.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": status})
+            counted.append(1)
+        await self.call("Heartbeat", {})
+        counted.append(1)
+
+
+async def many_chargers(base: str, count: int, steady_seconds: float, server_pid: int) -> dict:
+    chargers = [Charger(base, f"BENCH-{n:05d}") for n in range(count)]
+    baseline = rss_mib(server_pid)
+    connect_latencies: list[float] = []
+    started = time.perf_counter()
+
+    async def bring_up(charger: Charger, delay: float):
+        await asyncio.sleep(delay)
+        await charger.connect()
+        await charger.call(
+            "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "B1"}, connect_latencies
+        )
+        await charger.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging"})
+        start = await charger.call(
+            "StartTransaction", {"connectorId": 1, "idTag": ID_TAG, "meterStart": 0, "timestamp": now()}
+        )
+        charger.transaction_id = start["transactionId"]
+
+    # CONNECT_RATE new connections a second: many sites coming back after an outage, not a SYN flood.
+    await asyncio.gather(*(bring_up(c, i / CONNECT_RATE) for i, c in enumerate(chargers)))
+    ramp_seconds = time.perf_counter() - started
+    connected_rss = rss_mib(server_pid)
+
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + steady_seconds
+
+    async def live(charger: Charger, rng: random.Random):
+        # Each charger's clocks start at a random phase, so the load is spread evenly.
+        next_meter = time.perf_counter() + rng.uniform(0, 60)
+        next_heartbeat = time.perf_counter() + rng.uniform(0, 120)
+        next_status = time.perf_counter() + rng.uniform(0, 300)
+        while True:
+            due = min(next_meter, next_heartbeat, next_status)
+            if due > stop_at:
+                return
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if due == next_meter:
+                await charger.call("MeterValues", charger.meter_values(), latencies)
+                next_meter += 60
+            elif due == next_heartbeat:
+                await charger.call("Heartbeat", {}, latencies)
+                next_heartbeat += 120
+            else:
+                await charger.call(
+                    "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging"}, latencies
+                )
+                next_status += 300
+
+    rng = random.Random(7)
+    cpu_before = cpu_seconds(server_pid)
+    await asyncio.gather(*(live(c, random.Random(rng.random())) for c in chargers))
+    cpu = cpu_seconds(server_pid) - cpu_before
+    steady_rss = rss_mib(server_pid)
+    await asyncio.gather(*(c.socket.close() for c in chargers))
+    latencies.sort()
+    return {
+        "chargers": count,
+        "ramp_seconds": ramp_seconds,
+        "boot_p99_ms": statistics.quantiles(connect_latencies, n=100)[98],
+        "baseline_rss": baseline,
+        "connected_rss": connected_rss,
+        "steady_rss": steady_rss,
+        "per_connection_kib": (connected_rss - baseline) * 1024 / count,
+        "messages": len(latencies),
+        "rate": len(latencies) / steady_seconds,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[int(0.99 * len(latencies))],
+        "max_ms": latencies[-1],
+        "server_cpu": cpu / steady_seconds,
+    }
+
+
+async def peak_throughput(base: str, count: int, seconds: float, server_pid: int, offset: int = 0) -> dict:
+    chargers = [Charger(base, f"BENCH-{n + offset:05d}") for n in range(count)]
+    for charger in chargers:
+        await charger.connect()
+        await charger.call("BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "B1"})
+    counted: list[int] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def loop(charger: Charger):
+        while time.perf_counter() < stop_at:
+            await charger.session(counted)
+
+    cpu_before = cpu_seconds(server_pid)
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(c) for c in chargers))
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(server_pid) - cpu_before
+    await asyncio.gather(*(c.socket.close() for c in chargers))
+    return {"messages": len(counted), "rate": len(counted) / elapsed, "server_cpu": cpu / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/powerfill_bench_ocpp")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/2")
+    parser.add_argument("--chargers", type=int, default=5000)
+    parser.add_argument("--steady-seconds", type=float, default=120)
+    parser.add_argument("--throughput-chargers", type=int, default=100)
+    parser.add_argument("--throughput-seconds", type=float, default=30)
+    args = parser.parse_args()
+
+    raise_file_limit()
+    (ROOT / "tmp").mkdir(exist_ok=True)
+    os.environ.update(
+        DATABASE_URL=args.database_url, REDIS_URL=args.redis_url, DJANGO_SETTINGS_MODULE="powerfill.settings.test"
+    )
+    ensure_database(args.database_url)
+    import django
+
+    django.setup()
+    prepare_data(max(args.chargers, args.throughput_chargers))
+
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OCPP_CALL_TIMEOUT": "30"}
+    port, bare_port = 18600, 18601
+    daphne = start_server(
+        [
+            str(bin_dir / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--websocket_timeout",
+            "-1",
+            "powerfill.asgi:application",
+        ],
+        env,
+        port,
+    )
+    bare = start_server(
+        [sys.executable, str(Path(__file__).with_name("bare_ocpp_server.py")), str(bare_port)], env, bare_port
+    )
+    try:
+        base = f"ws://127.0.0.1:{port}/ocpp"
+        asyncio.run(peak_throughput(base, 5, 2, daphne.pid))  # warm up: imports, connections, prepared statements
+        many = asyncio.run(many_chargers(base, args.chargers, args.steady_seconds, daphne.pid))
+        bare_result = asyncio.run(
+            peak_throughput(
+                f"ws://127.0.0.1:{bare_port}/ocpp", args.throughput_chargers, args.throughput_seconds, bare.pid
+            )
+        )
+        ours = asyncio.run(peak_throughput(base, args.throughput_chargers, args.throughput_seconds, daphne.pid))
+    finally:
+        for process in (daphne, bare):
+            process.terminate()
+            process.wait(10)
+
+    print()
+    print(f"(a) {many['chargers']:,} chargers on one Daphne process (PostgreSQL + Redis)")
+    print(
+        f"    connected in {many['ramp_seconds']:.0f} s (BootNotification p99 {many['boot_p99_ms']:.0f} ms while "
+        f"connecting at {CONNECT_RATE}/s)"
+    )
+    print(
+        f"    RSS {many['baseline_rss']:.0f} MiB idle -> {many['connected_rss']:.0f} MiB connected "
+        f"({many['per_connection_kib']:.0f} KiB per connection) -> {many['steady_rss']:.0f} MiB after the steady phase"
+    )
+    print(
+        f"    steady phase: {many['messages']:,} messages at {many['rate']:.0f}/s, answer latency "
+        f"p50 {many['p50_ms']:.1f} ms, p99 {many['p99_ms']:.1f} ms, max {many['max_ms']:.0f} ms; "
+        f"server CPU {many['server_cpu']:.0%} of a core"
+    )
+    print(f"(b) mixed sessions, {args.throughput_chargers} chargers back to back for {args.throughput_seconds:.0f} s")
+    print(
+        f"    bare websockets + ocpp, no database: {bare_result['rate']:.0f} messages/s "
+        f"(server CPU {bare_result['server_cpu']:.0%})"
+    )
+    print(
+        f"    Powerfill (Daphne, PostgreSQL, Redis): {ours['rate']:.0f} messages/s "
+        f"(server CPU {ours['server_cpu']:.0%})"
+    )
+    print(f"    ratio {ours['rate'] / bare_result['rate']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
