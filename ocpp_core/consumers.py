@@ -37,7 +37,6 @@ def charge_box_group(charge_box_pk: int) -> str:
 
 class OcppConsumer(AsyncWebsocketConsumer):
     charge_box = None
-    session_task = None
 
     # Handshake
 
@@ -56,7 +55,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.charge_box = charge_box
         self.connection_id = uuid.uuid4().hex
         self.group = charge_box_group(charge_box.pk)
-        self.inbox: asyncio.Queue[str] = asyncio.Queue()
         self.calls_in_flight: set[asyncio.Task] = set()
         await self.accept(subprotocol=SUBPROTOCOLS[0])
         if charge_box.is_connected:
@@ -69,7 +67,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
             charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
         )
         self.session = ChargerSession(charge_box, self)
-        self.session_task = asyncio.create_task(self.session.start())
 
     def _handshake(self) -> Handshake:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
@@ -119,21 +116,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 f"The frame exceeds {settings.OCPP_MAX_FRAME_BYTES} bytes.",
             )
             return
-        self.inbox.put_nowait(text_data)
+        # Channels hands this consumer one event at a time, so the charger's frames are served in order, one by
+        # one, as the ocpp library's start() loop would (without its queue and task in between).
+        await self.session.receive(text_data)
 
     async def _reject_frame(self, unique_id: str, code: str, description: str):
         await self.session._send(CallError(unique_id, code, description, {}).to_json())
 
-    async def recv(self) -> str:
-        """The ocpp library's connection interface: the session reads frames here, one at a time."""
-        return await self.inbox.get()
-
     async def disconnect(self, code):
         if self.charge_box is None:
             return
-        for task in (self.session_task, *self.calls_in_flight):
-            if task is not None:
-                task.cancel()
+        for task in self.calls_in_flight:
+            task.cancel()
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await ocpp_db(charger_disconnected)(charge_box_pk=self.charge_box.pk, connection_id=self.connection_id)
 

@@ -1,49 +1,236 @@
-"""The ORM from the consumers' event loop.
+"""Database access from the consumers' event loop.
 
-Channels' database_sync_to_async is thread-sensitive: every charger's database work would queue on one thread.
-OCPP work goes to a pool of its own instead, so thousands of chargers are served in parallel; each charger still
-has one message in flight at a time (the ocpp library routes them one by one), which keeps its order. The hop is
-a plain run_in_executor: the services need no context variables of the caller, and asgiref's wrapper costs as
-much CPU as a short query.
+Two ways in, for two kinds of work:
+
+* `ocpp_database()` runs the SQL of the frequent messages (MeterValues, StatusNotification, Heartbeat, Authorize,
+  Start/StopTransaction) without leaving the event loop where it can: on PostgreSQL through psycopg's async
+  connection pool (prepared statements, no thread hop). Elsewhere (SQLite: the quick start) the same statements
+  run on one thread of their own, one at a time, which is what SQLite does with writes anyway. A thread hop and
+  Django's cursor cost twice the CPU of the statement itself (tests/benchmarks/bench_ocpp.py).
+* `ocpp_db(service)` runs a sync service that uses the ORM (boot, events, reservations: the rare messages) on a
+  thread pool. Channels' database_sync_to_async would queue every charger behind one thread instead.
 
 Django looks after a thread's connection in close_old_connections() (reconnect after CONN_MAX_AGE or an error, and
-with CONN_HEALTH_CHECKS a "SELECT 1" before the next use). Doing that around every OCPP message doubled the round
-trips of a busy central system; each pool thread does it at most every CONNECTION_CHECK_SECONDS, and at once after
-a database error.
+with CONN_HEALTH_CHECKS a "SELECT 1" before the next use); the threads here do that at most every
+CONNECTION_CHECK_SECONDS, and at once after a database error, rather than around every message.
 """
 
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 
+import psycopg
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 
 CONNECTION_CHECK_SECONDS = 30.0
+# A violated constraint, from either way in (Django's cursor or psycopg's async connections).
+INTEGRITY_ERRORS = (IntegrityError, psycopg.IntegrityError)
 
 _executor = ThreadPoolExecutor(max_workers=settings.OCPP_DB_THREADS, thread_name_prefix="ocpp-db")
 _last_check = threading.local()
 
 
-def _run(func, kwargs):
+def _checked(func, *args, **kwargs):
     now = time.monotonic()
     if now - getattr(_last_check, "at", 0.0) > CONNECTION_CHECK_SECONDS:
         close_old_connections()
         _last_check.at = now
     try:
-        return func(**kwargs)
+        return func(*args, **kwargs)
     except DatabaseError:
         _last_check.at = 0.0  # look at the connection before the next use
         raise
 
 
 def ocpp_db(func: Callable) -> Callable[..., Awaitable]:
-    """`await ocpp_db(service)(**kwargs)`: run a sync service on the OCPP database pool."""
+    """`await ocpp_db(service)(**kwargs)`: run a sync (ORM) service on the OCPP thread pool."""
 
     async def call(**kwargs):
-        return await asyncio.get_running_loop().run_in_executor(_executor, partial(_run, func, kwargs))
+        return await asyncio.get_running_loop().run_in_executor(_executor, partial(_checked, func, **kwargs))
 
     return call
+
+
+def adapted(params: Sequence) -> list:
+    """Parameters as Django's backend stores them (SQLite keeps naive UTC text, not Python's default format)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return [adapt(value) if isinstance(value, datetime) else value for value in params]
+
+
+class Statements:
+    """What the hot path asks of a database: one row, or a row count."""
+
+    async def fetchone(self, sql: str, params: Sequence = ()) -> tuple | None:
+        raise NotImplementedError
+
+    async def execute(self, sql: str, params: Sequence = ()) -> int:
+        raise NotImplementedError
+
+
+class OcppDatabase(Statements):
+    def session(self) -> "asynccontextmanager[Statements]":
+        """`async with db.session() as statements:` one connection for several statements (one message's)."""
+        raise NotImplementedError
+
+    def atomic(self) -> "asynccontextmanager[Statements]":
+        """`async with db.atomic() as tx:` statements on `tx` commit together or not at all."""
+        raise NotImplementedError
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+        """Append many rows in one go, in one transaction."""
+        raise NotImplementedError
+
+
+class _PsycopgStatements(Statements):
+    def __init__(self, conn):
+        self.conn = conn
+
+    async def fetchone(self, sql, params=()):
+        cursor = await self.conn.execute(sql, params)
+        return await cursor.fetchone()
+
+    async def execute(self, sql, params=()):
+        cursor = await self.conn.execute(sql, params)
+        return cursor.rowcount
+
+
+class PostgresOcppDatabase(OcppDatabase):
+    """psycopg's async pool, in autocommit; statements seen often are prepared by the server."""
+
+    def __init__(self):
+        from psycopg_pool import AsyncConnectionPool
+
+        params = connection.get_connection_params()
+        kwargs = {key: value for key, value in params.items() if key not in ("cursor_factory", "context")}
+        kwargs.update(autocommit=True, prepare_threshold=params.get("prepare_threshold") or 5)
+        self.pool = AsyncConnectionPool(
+            kwargs=kwargs, min_size=1, max_size=settings.OCPP_DB_POOL_SIZE, open=False, name="ocpp"
+        )
+        self._opened = False
+
+    async def _pool(self):
+        if not self._opened:
+            await self.pool.open()
+            self._opened = True
+        return self.pool
+
+    async def fetchone(self, sql, params=()):
+        async with (await self._pool()).connection() as conn:
+            return await _PsycopgStatements(conn).fetchone(sql, params)
+
+    async def execute(self, sql, params=()):
+        async with (await self._pool()).connection() as conn:
+            return await _PsycopgStatements(conn).execute(sql, params)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Statements]:
+        async with (await self._pool()).connection() as conn:
+            yield _PsycopgStatements(conn)
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[Statements]:
+        async with (await self._pool()).connection() as conn, conn.transaction():
+            yield _PsycopgStatements(conn)
+
+    async def insert_rows(self, table, columns, rows):
+        # COPY: several times cheaper than INSERTs for a batch.
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        async with (
+            (await self._pool()).connection() as conn,
+            conn.transaction(),
+            conn.cursor() as cursor,
+            cursor.copy(statement) as copy,
+        ):
+            for row in rows:
+                await copy.write_row(row)
+
+
+class _SerialStatements(Statements):
+    def __init__(self, database: "SerialOcppDatabase"):
+        self.database = database
+
+    async def fetchone(self, sql, params=()):
+        return await self.database._run(self.database._fetchone, sql, params)
+
+    async def execute(self, sql, params=()):
+        return await self.database._run(self.database._execute, sql, params)
+
+
+class SerialOcppDatabase(OcppDatabase):
+    """One thread runs every statement, one at a time (an atomic block holds the turn until it ends)."""
+
+    def __init__(self):
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-sql")
+        self.turn = asyncio.Lock()
+
+    async def _run(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.thread, partial(_checked, func, *args))
+
+    @staticmethod
+    def _fetchone(sql, params):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, adapted(params))
+            return cursor.fetchone()
+
+    @staticmethod
+    def _execute(sql, params):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, adapted(params))
+            return cursor.rowcount
+
+    async def fetchone(self, sql, params=()):
+        async with self.turn:
+            return await _SerialStatements(self).fetchone(sql, params)
+
+    async def execute(self, sql, params=()):
+        async with self.turn:
+            return await _SerialStatements(self).execute(sql, params)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Statements]:
+        async with self.turn:
+            yield _SerialStatements(self)
+
+    async def insert_rows(self, table, columns, rows):
+        def insert():
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+                    [adapted(row) for row in rows],
+                )
+
+        async with self.turn:
+            await self._run(insert)
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[Statements]:
+        async with self.turn:
+            await self._run(connection.set_autocommit, False)
+            try:
+                yield _SerialStatements(self)
+            except BaseException:
+                await self._run(connection.rollback)
+                raise
+            else:
+                await self._run(connection.commit)
+            finally:
+                await self._run(connection.set_autocommit, True)
+
+
+_databases: dict[asyncio.AbstractEventLoop, OcppDatabase] = {}
+
+
+def ocpp_database() -> OcppDatabase:
+    """The running event loop's way to the database (one per loop: pools and locks belong to their loop)."""
+    loop = asyncio.get_running_loop()
+    database = _databases.get(loop)
+    if database is None:
+        database = PostgresOcppDatabase() if connection.vendor == "postgresql" else SerialOcppDatabase()
+        _databases[loop] = database
+    return database

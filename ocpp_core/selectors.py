@@ -1,10 +1,10 @@
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from powerfill.accounts.models import Account
 
-from .models import ENERGY_REGISTER, ChargeBox, OcppTag, OcppTagGroup, Transaction, User
+from .models import ENERGY_REGISTER, ChargeBox, MeterValue, OcppTag, OcppTagGroup, Transaction, User
 
 
 def charge_box_list(*, account: Account) -> QuerySet[ChargeBox]:
@@ -56,8 +56,32 @@ def ocpp_tag_group_list(*, account: Account) -> QuerySet[OcppTagGroup]:
     return OcppTagGroup.objects.filter(account=account).prefetch_related("ocpp_tags")
 
 
+def latest_meter_wh(transaction_ref="pk") -> Subquery:
+    """The newest total energy register reading of the transaction at `transaction_ref`, in Wh. Derived from the
+    stored meter values rather than kept on the transaction: MeterValues arrive far more often than anyone reads
+    a running session's energy."""
+    readings = (
+        MeterValue.objects.filter(
+            transaction=OuterRef(transaction_ref),
+            measurand__in=("", ENERGY_REGISTER),
+            phase="",
+            numeric_value__isnull=False,
+            unit__in=("", "Wh", "kWh"),
+        )
+        .order_by("-timestamp", "-pk")
+        .annotate(wh=Case(When(unit="kWh", then=F("numeric_value") * 1000), default=F("numeric_value")))
+        .values("wh")[:1]
+    )
+    return Subquery(readings, output_field=FloatField())
+
+
+def with_latest_meter(transactions: QuerySet[Transaction]) -> QuerySet[Transaction]:
+    return transactions.annotate(latest_meter=latest_meter_wh())
+
+
 def transaction_list(*, account: Account) -> QuerySet[Transaction]:
-    return Transaction.objects.filter(charge_box__account=account).select_related("charge_box", "ocpp_tag")
+    transactions = Transaction.objects.filter(charge_box__account=account).select_related("charge_box", "ocpp_tag")
+    return with_latest_meter(transactions)
 
 
 def transaction_meter_values(*, transaction: Transaction, energy_only: bool) -> QuerySet:

@@ -11,12 +11,13 @@ query (the tag, both permission lookups and its running transactions as subqueri
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from ocpp.v16.enums import AuthorizationStatus
 
 from ocpp_core.choices import ReservationStatus
@@ -65,12 +66,32 @@ class PermissionDecision:
 
 
 @dataclass(frozen=True)
+class AuthorizedTag:
+    """The tag as the authorization statement read it."""
+
+    pk: int
+    id_tag: str
+    parent_id: int | None
+    parent_id_tag: str | None
+    expiry_date: datetime | None
+    max_active_transaction_count: int
+    active_transaction_count: int
+
+    @property
+    def blocked(self) -> bool:
+        return self.max_active_transaction_count == 0
+
+    def is_expired(self, at: datetime | None = None) -> bool:
+        return self.expiry_date is not None and self.expiry_date <= (at or timezone.now())
+
+
+@dataclass(frozen=True)
 class TagAuthorization:
     """What OCPP's idTagInfo answers for a tag at a station, with the permission behind it."""
 
     status: AuthorizationStatus
     permission: PermissionDecision
-    ocpp_tag: OcppTag | None = None
+    ocpp_tag: AuthorizedTag | None = None
     station_has_reservations: bool = False  # any accepted, unexpired reservation at the station (any tag)
 
     @property
@@ -82,11 +103,11 @@ class TagAuthorization:
         return self.ocpp_tag.expiry_date if self.ocpp_tag else None
 
 
-def _decision(tag: OcppTag) -> PermissionDecision:
-    if tag.via_tag_node is not None:
-        return PermissionDecision(allowed=True, via=PermissionVia.OCPP_TAG, node_id=tag.via_tag_node)
-    if tag.via_group_node is not None:
-        return PermissionDecision(allowed=True, via=PermissionVia.OCPP_TAG_GROUP, node_id=tag.via_group_node)
+def _decision(row) -> PermissionDecision:
+    if row.via_tag_node is not None:
+        return PermissionDecision(allowed=True, via=PermissionVia.OCPP_TAG, node_id=row.via_tag_node)
+    if row.via_group_node is not None:
+        return PermissionDecision(allowed=True, via=PermissionVia.OCPP_TAG_GROUP, node_id=row.via_group_node)
     return PermissionDecision(allowed=False)
 
 
@@ -95,15 +116,49 @@ def tag_authorization(*, id_tag: str, charge_box: ChargeBox, at: datetime | None
 
     unknown tag -> Invalid; blocked -> Blocked; expired -> Expired; running transactions >= its maximum ->
     ConcurrentTx; no permission at this station -> Invalid; else Accepted. The station's node is read in the same
-    statement, so a station moved a moment ago is judged where it is now.
+    statement, so a station moved a moment ago is judged where it is now. The consumers run the same statement
+    on their own database path (ocpp_core.db) and read its row with authorization_from_row.
     """
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    rows = OcppTag.objects.raw(_authorization_sql(), [now, charge_box.pk, charge_box.account_id, id_tag.lower()])
-    tag = next(iter(rows), None)
-    if tag is None:
-        return TagAuthorization(status=AuthorizationStatus.invalid, permission=PermissionDecision(allowed=False))
+    sql, params = authorization_statement(id_tag=id_tag, charge_box=charge_box)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
+        )
+        return authorization_from_row(cursor.fetchone(), at)
 
-    permission = _decision(tag)
+
+def authorization_statement(*, id_tag: str, charge_box: ChargeBox) -> tuple[str, list]:
+    return _authorization_sql(), [timezone.now(), charge_box.pk, charge_box.account_id, id_tag.lower()]
+
+
+@dataclass(frozen=True)
+class _Row:
+    pk: int
+    id_tag: str
+    parent_id: int | None
+    expiry_date: datetime | None
+    max_active_transaction_count: int
+    parent_id_tag: str | None
+    active_transaction_count: int
+    via_tag_node: int | None
+    via_group_node: int | None
+    station_reserved: bool
+
+
+def authorization_from_row(row: tuple | None, at: datetime | None = None) -> TagAuthorization:
+    if row is None:
+        return TagAuthorization(status=AuthorizationStatus.invalid, permission=PermissionDecision(allowed=False))
+    row = _Row(*row)
+    tag = AuthorizedTag(
+        pk=row.pk,
+        id_tag=row.id_tag,
+        parent_id=row.parent_id,
+        parent_id_tag=row.parent_id_tag,
+        expiry_date=_aware(row.expiry_date),
+        max_active_transaction_count=row.max_active_transaction_count,
+        active_transaction_count=row.active_transaction_count,
+    )
+    permission = _decision(row)
     if tag.blocked:
         status = AuthorizationStatus.blocked
     elif tag.is_expired(at):
@@ -115,8 +170,16 @@ def tag_authorization(*, id_tag: str, charge_box: ChargeBox, at: datetime | None
     else:
         status = AuthorizationStatus.accepted
     return TagAuthorization(
-        status=status, permission=permission, ocpp_tag=tag, station_has_reservations=bool(tag.station_reserved)
+        status=status, permission=permission, ocpp_tag=tag, station_has_reservations=bool(row.station_reserved)
     )
+
+
+def _aware(value) -> datetime | None:
+    """SQLite hands raw statements' timestamps back naive (or as text), in UTC as Django stores them."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
 @cache
@@ -140,18 +203,19 @@ def _authorization_sql() -> str:
         )
 
     return f"""
-        SELECT tag.*, parent.id_tag AS parent_id_tag,
+        SELECT tag.id, tag.id_tag, tag.parent_id, tag.expiry_date, tag.max_active_transaction_count,
+            parent.id_tag,
             (SELECT COUNT(*) FROM {transaction} running
-              WHERE running.ocpp_tag_id = tag.id AND running.stopped_at IS NULL) AS active_transaction_count,
+              WHERE running.ocpp_tag_id = tag.id AND running.stopped_at IS NULL),
             (SELECT own.node_id FROM {tag_permission} own JOIN {node} holder ON holder.id = own.node_id
               WHERE own.ocpp_tag_id = tag.id AND {reaches("own")}
-              ORDER BY holder.lft DESC LIMIT 1) AS via_tag_node,
+              ORDER BY holder.lft DESC LIMIT 1),
             (SELECT shared.node_id FROM {group_permission} shared JOIN {node} holder ON holder.id = shared.node_id
                JOIN {membership} member ON member.ocpptaggroup_id = shared.ocpp_tag_group_id
               WHERE member.ocpptag_id = tag.id AND {reaches("shared")}
-              ORDER BY holder.lft DESC LIMIT 1) AS via_group_node,
+              ORDER BY holder.lft DESC LIMIT 1),
             EXISTS(SELECT 1 FROM {reservation} held WHERE held.charge_box_id = box.id
-              AND held.status = '{ReservationStatus.ACCEPTED}' AND held.expiry > %s) AS station_reserved
+              AND held.status = '{ReservationStatus.ACCEPTED}' AND held.expiry > %s)
         FROM {tag} tag
         LEFT JOIN {tag} parent ON parent.id = tag.parent_id
         LEFT JOIN {charge_box} box ON box.id = %s

@@ -7,6 +7,7 @@ from powerfill.accounts.scoping import AccountScopedAdmin
 
 from ..charts import Series, line_chart_svg
 from ..models import ENERGY_REGISTER, ChargingProfile, MeterValue, Reservation, Transaction
+from ..selectors import with_latest_meter
 from ..services import registry as services
 from .common import ReadOnlyAdminMixin
 
@@ -57,8 +58,6 @@ class TransactionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "reservation",
         "started_at",
         "meter_start",
-        "meter_latest",
-        "meter_latest_at",
         "stopped_at",
         "meter_stop",
         "stop_reason",
@@ -69,6 +68,9 @@ class TransactionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "readings",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return with_latest_meter(super().get_queryset(request))
 
     @admin.display(description="energy (kWh)")
     def energy_kwh(self, transaction):

@@ -53,8 +53,6 @@ class Transaction(models.Model):
     )
     started_at = models.DateTimeField()
     meter_start = models.IntegerField(help_text="Meter reading at start, Wh.")
-    meter_latest = models.IntegerField(null=True, blank=True, help_text="The latest energy register reading, Wh.")
-    meter_latest_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     meter_stop = models.IntegerField(null=True, blank=True, help_text="Meter reading at stop, Wh.")
     stop_reason = models.CharField(max_length=32, blank=True)
@@ -84,9 +82,10 @@ class Transaction(models.Model):
 
     @property
     def energy_wh(self) -> int | None:
-        """Energy so far (running) or in total (stopped)."""
-        end = self.meter_stop if self.meter_stop is not None else self.meter_latest
-        return None if end is None else end - self.meter_start
+        """Energy in total (stopped) or so far (running: needs the `latest_meter` annotation of
+        ocpp_core.selectors.with_latest_meter, the newest energy register reading)."""
+        end = self.meter_stop if self.meter_stop is not None else getattr(self, "latest_meter", None)
+        return None if end is None else round(end) - self.meter_start
 
 
 class MeterValue(models.Model):

@@ -10,11 +10,10 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..choices import MessageDirection
-from ..db import ocpp_db
+from ..db import INTEGRITY_ERRORS, ocpp_database, ocpp_db
 from ..models import ChargeBox, OcppMessage
 
 logger = logging.getLogger(__name__)
@@ -71,34 +70,21 @@ class MessageLog:
 
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
-        if batch:
-            try:
-                await ocpp_db(message_log_write)(rows=batch)
-            except Exception:  # the log must never take a charger down with it
-                logger.exception("Could not write %d OCPP log messages", len(batch))
+        if not batch:
+            return
+        database = ocpp_database()
+        try:
+            await database.insert_rows(OcppMessage._meta.db_table, LOG_COLUMNS, batch)
+        except INTEGRITY_ERRORS:  # frames of a charger deleted meanwhile: keep the others
+            kept = await ocpp_db(_existing_chargers)(rows=batch)
+            await database.insert_rows(OcppMessage._meta.db_table, LOG_COLUMNS, kept)
+        except Exception:  # the log must never take a charger down with it
+            logger.exception("Could not write %d OCPP log messages", len(batch))
 
 
-def message_log_write(*, rows: list[LogRow]) -> None:
-    """Insert a batch; frames of chargers deleted meanwhile are dropped instead of failing the batch."""
-    try:
-        with transaction.atomic():
-            _insert(rows)
-    except IntegrityError:
-        existing = set(ChargeBox.objects.filter(pk__in={row[0] for row in rows}).values_list("pk", flat=True))
-        with transaction.atomic():
-            _insert([row for row in rows if row[0] in existing])
-
-
-def _insert(rows: list[LogRow]) -> None:
-    # One statement text for every batch, run with executemany: psycopg pipelines it and parses it once (the
-    # ORM's bulk_create, or one multi-row INSERT per batch size, spent more CPU than the rest of the logging).
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {OcppMessage._meta.db_table} ({', '.join(LOG_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(LOG_COLUMNS))})",
-            [(*row[:6], adapt(row[6])) for row in rows],
-        )
+def _existing_chargers(*, rows: list[LogRow]) -> list[LogRow]:
+    existing = set(ChargeBox.objects.filter(pk__in={row[0] for row in rows}).values_list("pk", flat=True))
+    return [row for row in rows if row[0] in existing]
 
 
 def message_log_prune(*, now=None) -> int:

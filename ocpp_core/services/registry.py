@@ -11,7 +11,7 @@ from powerfill.common.services import model_create, model_update
 
 from ..choices import StopEventActor
 from ..models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
-from ..selectors import ocpp_tag_by_id_tag
+from ..selectors import ocpp_tag_by_id_tag, with_latest_meter
 from ..validators import charger_password_validator
 
 UNSET = object()
@@ -231,11 +231,11 @@ def _check_same_account(group: OcppTagGroup, tags: list[OcppTag]) -> None:
 def transaction_stop_manually(*, transaction: Transaction) -> None:
     """An operator closes a transaction the charger never stopped (SteVe's PATCH .../stop): it ends now, at the
     last energy reading we have, stopped by a "manual" actor. The charger is not contacted."""
-    tx = Transaction.objects.select_for_update().get(pk=transaction.pk)
+    tx = with_latest_meter(Transaction.objects.select_for_update()).get(pk=transaction.pk)
     if tx.stopped_at is not None:
         raise ValidationError(f"Transaction {tx.pk} is already stopped.")
     tx.stopped_at = timezone.now()
-    tx.meter_stop = tx.meter_latest if tx.meter_latest is not None else tx.meter_start
+    tx.meter_stop = round(tx.latest_meter) if tx.latest_meter is not None else tx.meter_start
     tx.stop_reason = "Other"
     tx.stop_event_actor = StopEventActor.MANUAL
     tx.save(update_fields=["stopped_at", "meter_stop", "stop_reason", "stop_event_actor"])

@@ -87,9 +87,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         transaction_mode="IMMEDIATE",
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     )
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every request runs in a thread of its own, so persistent connections (CONN_MAX_AGE) pile up, one
+    # per finished thread, until PostgreSQL refuses clients. A pool (psycopg_pool, Django's "pool" option) keeps a
+    # bounded set instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=20),
+        "timeout": 30,
+    }
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
         # Server-side binding lets psycopg prepare statements it sees repeatedly, so the hot queries (OCPP
         # authorization, charge box lookups) skip PostgreSQL's planner: 1.2 ms -> 0.25 ms per authorization in the
@@ -157,7 +164,8 @@ OCPP_CALL_TIMEOUT = env.float("OCPP_CALL_TIMEOUT", default=30.0)  # seconds a ch
 OCPP_MAX_FRAME_BYTES = env.int("OCPP_MAX_FRAME_BYTES", default=256 * 1024)  # larger frames get a CALLERROR
 OCPP_MESSAGE_LOG_ENABLED = env.bool("OCPP_MESSAGE_LOG_ENABLED", default=True)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPP_MESSAGE_LOG_RETENTION_DAYS", default=30)
-OCPP_DB_THREADS = env.int("OCPP_DB_THREADS", default=8)  # threads running the consumers' database work
+OCPP_DB_THREADS = env.int("OCPP_DB_THREADS", default=8)  # threads for the consumers' ORM work (the rare messages)
+OCPP_DB_POOL_SIZE = env.int("OCPP_DB_POOL_SIZE", default=10)  # PostgreSQL connections for the frequent messages
 OCPP_DATA_TRANSFER_VENDORS = env.list("OCPP_DATA_TRANSFER_VENDORS", default=[])  # DataTransfer vendorIds we accept
 # Security profile 3: the header in which the TLS terminator passes the verified client certificate's CN.
 OCPP_CLIENT_CERT_HEADER = env("OCPP_CLIENT_CERT_HEADER", default="X-Client-Cert-CN")

@@ -17,9 +17,7 @@ def history(account, other_account):
     box_a = ChargeBoxFactory(account=account, charge_box_id="CB-A")
     box_b = ChargeBoxFactory(account=account, charge_box_id="CB-B")
     transactions = {
-        "running": TransactionFactory(
-            charge_box=box_a, connector_id=1, ocpp_tag=tag, started_at=now, meter_start=100, meter_latest=600
-        ),
+        "running": TransactionFactory(charge_box=box_a, connector_id=1, ocpp_tag=tag, started_at=now, meter_start=100),
         "yesterday": TransactionFactory(
             charge_box=box_b,
             connector_id=2,
@@ -42,6 +40,17 @@ def history(account, other_account):
             meter_stop=10,
         ),
     }
+    running = transactions["running"]
+    for minutes, reading in ((1, ("0.3", "kWh")), (2, ("600", "Wh"))):  # the newest reading counts, in Wh
+        MeterValue.objects.create(
+            charge_box=box_a,
+            connector_id=1,
+            transaction=running,
+            timestamp=now + timedelta(minutes=minutes),
+            value=reading[0],
+            numeric_value=float(reading[0]),
+            unit=reading[1],
+        )
     TransactionFactory(charge_box=ChargeBoxFactory(account=other_account))
     return transactions
 
@@ -114,20 +123,20 @@ class TestTransactionsApi:
 
     def test_details_with_meter_values(self, api, history):
         tx = history["running"]
-        for measurand, value in (("", "400"), ("Energy.Active.Import.Register", "600"), ("Power.Active.Import", "7")):
+        for measurand, value in (("", "800"), ("Energy.Active.Import.Register", "900"), ("Power.Active.Import", "7")):
             MeterValue.objects.create(
                 charge_box=tx.charge_box,
                 connector_id=1,
                 transaction=tx,
-                timestamp=timezone.now(),
+                timestamp=timezone.now() + timedelta(minutes=5),
                 value=value,
                 measurand=measurand,
             )
         energy = api.get(f"/api/v1/transactions/{tx.pk}").json()
         assert energy["transaction"]["id"] == tx.pk
-        assert [v["value"] for v in energy["values"]] == ["400", "600"]
+        assert [v["value"] for v in energy["values"]] == ["0.3", "600", "800", "900"]
         everything = api.get(f"/api/v1/transactions/{tx.pk}", {"energyValuesOnly": "false"}).json()
-        assert [v["value"] for v in everything["values"]] == ["400", "600", "7"]
+        assert [v["value"] for v in everything["values"]] == ["0.3", "600", "800", "900", "7"]
         assert set(everything["values"][0]) == {
             "value",
             "valueTimestamp",

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_ocpp.py [--database-url postgres://postgres@127.0.0.1:5432/powerfill_bench_ocpp]
         [--redis-url redis://127.0.0.1:6379/2] [--chargers 5000] [--steady-seconds 120]
-        [--throughput-chargers 100] [--throughput-seconds 30]
+        [--throughput-chargers 300] [--throughput-seconds 30]
 
 (a) Many chargers: CHARGERS chargers connect (BootNotification, StatusNotification) and stay connected, each
     sending MeterValues every 60 s, Heartbeat every 120 s and StatusNotification every 300 s (an evenly spread
@@ -288,7 +288,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/2")
     parser.add_argument("--chargers", type=int, default=5000)
     parser.add_argument("--steady-seconds", type=float, default=120)
-    parser.add_argument("--throughput-chargers", type=int, default=100)
+    parser.add_argument("--throughput-chargers", type=int, default=300)
     parser.add_argument("--throughput-seconds", type=float, default=30)
     args = parser.parse_args()
 

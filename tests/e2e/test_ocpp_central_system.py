@@ -18,6 +18,7 @@ from ocpp_core.models import (
     Transaction,
     UnknownChargeBox,
 )
+from ocpp_core.selectors import with_latest_meter
 
 from ..factories import (
     ChargeBoxFactory,
@@ -200,7 +201,9 @@ def test_a_session_start_meter_values_stop(daphne_server, station):
         "EVDisconnected",
     )
     assert tx.started_at.isoformat() == "2026-03-01T10:00:00+00:00"
-    assert tx.energy_wh == 3000 and tx.meter_latest == 4000  # the transactionData reading is the newest
+    assert tx.energy_wh == 3000
+    running_energy = with_latest_meter(Transaction.objects.filter(pk=tx.pk)).get().latest_meter
+    assert running_energy == 4000  # the newest register reading: transactionData's 4000 Wh, after 2.5 kWh
     values = {(v.measurand, v.phase): v for v in MeterValue.objects.filter(transaction=tx)}
     assert values[("Current.Import", "L1")].numeric_value == 16.1
     assert values[("Voltage", "L1-N")].unit == "V"
