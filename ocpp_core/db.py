@@ -73,13 +73,11 @@ class Statements:
         raise NotImplementedError
 
 
-class OcppDatabase(Statements):
+class OcppDatabase:
+    """The consumers' way to the database: sessions for the frequent messages' statements, and bulk appends."""
+
     def session(self) -> "asynccontextmanager[Statements]":
         """`async with db.session() as statements:` one connection for several statements (one message's)."""
-        raise NotImplementedError
-
-    def atomic(self) -> "asynccontextmanager[Statements]":
-        """`async with db.atomic() as tx:` statements on `tx` commit together or not at all."""
         raise NotImplementedError
 
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -120,22 +118,9 @@ class PostgresOcppDatabase(OcppDatabase):
             self._opened = True
         return self.pool
 
-    async def fetchone(self, sql, params=()):
-        async with (await self._pool()).connection() as conn:
-            return await _PsycopgStatements(conn).fetchone(sql, params)
-
-    async def execute(self, sql, params=()):
-        async with (await self._pool()).connection() as conn:
-            return await _PsycopgStatements(conn).execute(sql, params)
-
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Statements]:
         async with (await self._pool()).connection() as conn:
-            yield _PsycopgStatements(conn)
-
-    @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[Statements]:
-        async with (await self._pool()).connection() as conn, conn.transaction():
             yield _PsycopgStatements(conn)
 
     async def insert_rows(self, table, columns, rows):
@@ -163,7 +148,7 @@ class _SerialStatements(Statements):
 
 
 class SerialOcppDatabase(OcppDatabase):
-    """One thread runs every statement, one at a time (an atomic block holds the turn until it ends)."""
+    """One thread runs every statement, one at a time (a session holds the turn until it ends)."""
 
     def __init__(self):
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-sql")
@@ -184,14 +169,6 @@ class SerialOcppDatabase(OcppDatabase):
             cursor.execute(sql, adapted(params))
             return cursor.rowcount
 
-    async def fetchone(self, sql, params=()):
-        async with self.turn:
-            return await _SerialStatements(self).fetchone(sql, params)
-
-    async def execute(self, sql, params=()):
-        async with self.turn:
-            return await _SerialStatements(self).execute(sql, params)
-
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Statements]:
         async with self.turn:
@@ -207,20 +184,6 @@ class SerialOcppDatabase(OcppDatabase):
 
         async with self.turn:
             await self._run(insert)
-
-    @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[Statements]:
-        async with self.turn:
-            await self._run(connection.set_autocommit, False)
-            try:
-                yield _SerialStatements(self)
-            except BaseException:
-                await self._run(connection.rollback)
-                raise
-            else:
-                await self._run(connection.commit)
-            finally:
-                await self._run(connection.set_autocommit, True)
 
 
 _databases: dict[asyncio.AbstractEventLoop, OcppDatabase] = {}

@@ -151,8 +151,13 @@ class ChargeBoxAdmin(AccountScopedAdmin):
         return super().get_queryset(request).prefetch_related("connectors").annotate(running=running)
 
     def get_urls(self):
-        view = self.admin_site.admin_view(lambda request: operations_view(self, request))
-        return [path("operations/", view, name="ocpp_core_chargebox_operations"), *super().get_urls()]
+        operations = self.admin_site.admin_view(lambda request: operations_view(self, request))
+        live = self.admin_site.admin_view(lambda request: self.changelist_view(request, {"live": True}))
+        return [
+            path("operations/", operations, name="ocpp_core_chargebox_operations"),
+            path("live/", live, name="ocpp_core_chargebox_live"),
+            *super().get_urls(),
+        ]
 
     @admin.action(description="Send an OCPP operation to the selected charge boxes")
     def send_operation(self, request, queryset):

@@ -61,6 +61,8 @@ class TestLiveStatusPages:
         page = operator_client.get(reverse("admin:ocpp_core_chargebox_changelist")).content.decode()
         assert "1: Charging, 2: Available" in page
         assert 'alt="True"' in page  # connected
+        live = operator_client.get(reverse("admin:ocpp_core_chargebox_live")).content.decode()
+        assert '<meta http-equiv="refresh" content="10">' in live and "1: Charging" in live
 
     def test_a_transaction_page_draws_its_meter_values(self, operator_client, account):
         from ocpp_core.models import MeterValue

@@ -116,6 +116,11 @@ def start_server(command: list[str], env: dict, port: int) -> subprocess.Popen:
     return process
 
 
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(10)
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -306,37 +311,42 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OCPP_CALL_TIMEOUT": "30"}
     port, bare_port = 18600, 18601
-    daphne = start_server(
-        [
-            str(bin_dir / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--websocket_timeout",
-            "-1",
-            "powerfill.asgi:application",
-        ],
-        env,
-        port,
-    )
+    daphne_command = [
+        str(bin_dir / "daphne"),
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--websocket_timeout",
+        "-1",
+        "powerfill.asgi:application",
+    ]
+    base = f"ws://127.0.0.1:{port}/ocpp"
+
+    # (a) and (b) each get a fresh server process.
+    daphne = start_server(daphne_command, env, port)
+    try:
+        asyncio.run(peak_throughput(base, 5, 2, daphne.pid))  # warm up: imports, connections, prepared statements
+        many = asyncio.run(many_chargers(base, args.chargers, args.steady_seconds, daphne.pid))
+    finally:
+        stop_server(daphne)
     bare = start_server(
         [sys.executable, str(Path(__file__).with_name("bare_ocpp_server.py")), str(bare_port)], env, bare_port
     )
     try:
-        base = f"ws://127.0.0.1:{port}/ocpp"
-        asyncio.run(peak_throughput(base, 5, 2, daphne.pid))  # warm up: imports, connections, prepared statements
-        many = asyncio.run(many_chargers(base, args.chargers, args.steady_seconds, daphne.pid))
         bare_result = asyncio.run(
             peak_throughput(
                 f"ws://127.0.0.1:{bare_port}/ocpp", args.throughput_chargers, args.throughput_seconds, bare.pid
             )
         )
+    finally:
+        stop_server(bare)
+    daphne = start_server(daphne_command, env, port)
+    try:
+        asyncio.run(peak_throughput(base, 5, 2, daphne.pid))
         ours = asyncio.run(peak_throughput(base, args.throughput_chargers, args.throughput_seconds, daphne.pid))
     finally:
-        for process in (daphne, bare):
-            process.terminate()
-            process.wait(10)
+        stop_server(daphne)
 
     print()
     print(f"(a) {many['chargers']:,} chargers on one Daphne process (PostgreSQL + Redis)")
