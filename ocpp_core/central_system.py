@@ -72,7 +72,6 @@ class ChargerSession(ChargePoint):
         super().__init__(charge_box.charge_box_id, connection, response_timeout=settings.OCPP_CALL_TIMEOUT)
         self.charge_box = charge_box
         self.database = ocpp_database()
-        self.db = None  # the statements of the message being handled
 
     async def receive(self, raw: str) -> None:
         """Serve one frame. One that breaks something unexpected is logged and the conversation goes on: a bad
@@ -101,9 +100,7 @@ class ChargerSession(ChargePoint):
         except OCPPError as error:
             await self._send(message.create_call_error(error).to_json())
             return
-        # One database connection for all the statements of this message (the handlers use self.db).
-        async with self.database.session() as self.db:
-            await self._answer(message)
+        await self._answer(message)
 
     async def _answer(self, call: Call) -> None:
         """Run the action's @on handler and send its answer (a CALLERROR InternalError if it fails).
@@ -162,34 +159,37 @@ class ChargerSession(ChargePoint):
 
     @on(Action.heartbeat, skip_schema_validation=True)
     async def on_heartbeat(self):
-        now = await charger_messages.charger_heartbeat(db=self.db, charge_box=self.charge_box)
+        now = await charger_messages.charger_heartbeat(db=self.database, charge_box=self.charge_box)
         return call_result.Heartbeat(current_time=ocpp_time(now))
 
     @on(Action.status_notification, skip_schema_validation=True)
     async def on_status_notification(self, **payload):
-        await charger_messages.connector_status_report(db=self.db, charge_box=self.charge_box, **payload)
+        await charger_messages.connector_status_report(db=self.database, charge_box=self.charge_box, **payload)
         return call_result.StatusNotification()
 
     @on(Action.authorize, skip_schema_validation=True)
     async def on_authorize(self, id_tag):
-        info = await charger_messages.authorize(db=self.db, charge_box=self.charge_box, id_tag=id_tag)
+        async with self.database.session() as db:
+            info = await charger_messages.authorize(db=db, charge_box=self.charge_box, id_tag=id_tag)
         return call_result.Authorize(id_tag_info=_id_tag_info(info))
 
     @on(Action.start_transaction, skip_schema_validation=True)
     async def on_start_transaction(self, **payload):
-        answer = await charger_messages.transaction_start(db=self.db, charge_box=self.charge_box, **payload)
+        async with self.database.session() as db:
+            answer = await charger_messages.transaction_start(db=db, charge_box=self.charge_box, **payload)
         return call_result.StartTransaction(
             transaction_id=answer.transaction_id, id_tag_info=_id_tag_info(answer.id_tag_info)
         )
 
     @on(Action.stop_transaction, skip_schema_validation=True)
     async def on_stop_transaction(self, **payload):
-        info = await charger_messages.transaction_stop(db=self.db, charge_box=self.charge_box, **payload)
+        async with self.database.session() as db:
+            info = await charger_messages.transaction_stop(db=db, charge_box=self.charge_box, **payload)
         return call_result.StopTransaction(id_tag_info=_id_tag_info(info))
 
     @on(Action.meter_values, skip_schema_validation=True)
     async def on_meter_values(self, **payload):
-        await charger_messages.meter_values_record(db=self.db, charge_box=self.charge_box, **payload)
+        await charger_messages.meter_values_record(db=self.database, charge_box=self.charge_box, **payload)
         return call_result.MeterValues()
 
     @on(Action.data_transfer, skip_schema_validation=True)

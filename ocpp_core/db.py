@@ -7,6 +7,7 @@ Two ways in, for two kinds of work:
   connection pool (prepared statements, no thread hop). Elsewhere (SQLite: the quick start) the same statements
   run on one thread of their own, one at a time, which is what SQLite does with writes anyway. A thread hop and
   Django's cursor cost twice the CPU of the statement itself (tests/benchmarks/bench_ocpp.py).
+  Messages that only write (MeterValues, StatusNotification, Heartbeat) commit together: see GroupCommit.
 * `ocpp_db(service)` runs a sync service that uses the ORM (boot, events, reservations: the rare messages) on a
   thread pool. Channels' database_sync_to_async would queue every charger behind one thread instead.
 
@@ -16,6 +17,7 @@ CONNECTION_CHECK_SECONDS, and at once after a database error, rather than around
 """
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,6 +29,8 @@ from functools import partial
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+
+logger = logging.getLogger(__name__)
 
 CONNECTION_CHECK_SECONDS = 30.0
 # A violated constraint, from either way in (Django's cursor or psycopg's async connections).
@@ -73,16 +77,112 @@ class Statements:
         raise NotImplementedError
 
 
+Statement = tuple[str, Sequence]
+
+# Errors that fail one write and not the server: the database refused it, or could not be reached.
+WRITE_ERRORS = (DatabaseError, psycopg.Error)
+
+
+class GroupCommit:
+    """The writes of many messages in one transaction, each caller answered once its writes are committed.
+
+    A busy central system receives hundreds of MeterValues, StatusNotifications and Heartbeats a second. Committed
+    one by one, each costs a round trip and a WAL flush, which on two cores cost more CPU than the rest of the
+    message (tests/benchmarks/bench_ocpp.py). Here the writes that arrive while a batch is being committed wait for
+    the next batch: under load the batches grow, at rest a write goes alone at once. Nothing is answered before it
+    is durable, so a charger never drops a message we lost. If a batch fails, its writes are retried one by one so
+    that only the write at fault fails (say, for a charger deleted meanwhile)."""
+
+    MAX_BATCH = 500
+    MAX_IN_FLIGHT = 2  # one batch at the database while the next one forms
+
+    def __init__(self, commit_batch: Callable[[list[Statement]], Awaitable[None]]):
+        self._commit_batch = commit_batch
+        self._pending: list[tuple[list[Statement], asyncio.Future]] = []
+        self._in_flight = 0
+        # How well the grouping works: writes / batches is the average batch size.
+        self.batches = 0
+        self.writes = 0
+
+    async def write(self, statements: list[Statement]) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((statements, future))
+        if self._in_flight < self.MAX_IN_FLIGHT:
+            self._in_flight += 1
+            asyncio.get_running_loop().create_task(self._commit_pending())
+        # A caller that goes away (the charger disconnected) cancels only its wait: the write stays in the batch.
+        await future
+
+    async def _commit_pending(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
+                await self._commit(batch)
+        finally:
+            self._in_flight -= 1
+
+    async def _commit(self, batch: list[tuple[list[Statement], asyncio.Future]]) -> None:
+        try:
+            await self._commit_batch([statement for statements, _ in batch for statement in statements])
+        except WRITE_ERRORS as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error)
+                return
+            for statements, future in batch:
+                try:
+                    await self._commit_batch(statements)
+                except WRITE_ERRORS as single_error:
+                    _settle(future, single_error)
+                else:
+                    self.batches += 1
+                    self.writes += 1
+                    _settle(future)
+        except Exception as error:  # a bug, not the database: no caller may wait forever
+            logger.exception("Group commit of %d writes failed", len(batch))
+            for _, future in batch:
+                _settle(future, error)
+        else:
+            self.batches += 1
+            self.writes += len(batch)
+            for _, future in batch:
+                _settle(future)
+
+
+def _settle(future: asyncio.Future, error: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
 class OcppDatabase:
-    """The consumers' way to the database: sessions for the frequent messages' statements, and bulk appends."""
+    """The consumers' way to the database: sessions for the statements of messages that read, group-committed
+    writes for messages that only write, and bulk appends."""
+
+    def __init__(self):
+        self.group_commit = GroupCommit(self._commit_batch)
 
     def session(self) -> "asynccontextmanager[Statements]":
         """`async with db.session() as statements:` one connection for several statements (one message's)."""
         raise NotImplementedError
 
+    async def write(self, *statements: Statement) -> None:
+        """Run one message's writes, committed together (they all happen or none) and with other messages' writes
+        waiting at the same moment; returns when they are durable."""
+        await self.group_commit.write(list(statements))
+
+    async def _commit_batch(self, statements: list[Statement]) -> None:
+        """Run the statements in one transaction."""
+        raise NotImplementedError
+
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
         """Append many rows in one go, in one transaction."""
         raise NotImplementedError
+
+    async def close(self) -> None:
+        """Let go of the database connections."""
 
 
 class _PsycopgStatements(Statements):
@@ -111,6 +211,7 @@ class PostgresOcppDatabase(OcppDatabase):
             kwargs=kwargs, min_size=1, max_size=settings.OCPP_DB_POOL_SIZE, open=False, name="ocpp"
         )
         self._opened = False
+        super().__init__()
 
     async def _pool(self):
         if not self._opened:
@@ -122,6 +223,17 @@ class PostgresOcppDatabase(OcppDatabase):
     async def session(self) -> AsyncIterator[Statements]:
         async with (await self._pool()).connection() as conn:
             yield _PsycopgStatements(conn)
+
+    async def close(self):
+        if self._opened:
+            await self.pool.close()
+            self._opened = False
+
+    async def _commit_batch(self, statements):
+        # Pipeline mode: every statement sent at once, one round trip and one commit for the batch.
+        async with (await self._pool()).connection() as conn, conn.pipeline(), conn.transaction():
+            for sql, params in statements:
+                await conn.execute(sql, params)
 
     async def insert_rows(self, table, columns, rows):
         # COPY: several times cheaper than INSERTs for a batch.
@@ -153,6 +265,12 @@ class SerialOcppDatabase(OcppDatabase):
     def __init__(self):
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-sql")
         self.turn = asyncio.Lock()
+        super().__init__()
+
+    async def close(self):
+        async with self.turn:
+            await self._run(lambda: connection.close())  # this thread's connection, looked up in the thread
+        self.thread.shutdown()
 
     async def _run(self, func, *args):
         return await asyncio.get_running_loop().run_in_executor(self.thread, partial(_checked, func, *args))
@@ -173,6 +291,15 @@ class SerialOcppDatabase(OcppDatabase):
     async def session(self) -> AsyncIterator[Statements]:
         async with self.turn:
             yield _SerialStatements(self)
+
+    async def _commit_batch(self, statements):
+        def run():
+            with transaction.atomic(), connection.cursor() as cursor:
+                for sql, params in statements:
+                    cursor.execute(sql, adapted(params))
+
+        async with self.turn:
+            await self._run(run)
 
     async def insert_rows(self, table, columns, rows):
         def insert():
@@ -197,3 +324,10 @@ def ocpp_database() -> OcppDatabase:
         database = PostgresOcppDatabase() if connection.vendor == "postgresql" else SerialOcppDatabase()
         _databases[loop] = database
     return database
+
+
+async def ocpp_database_close() -> None:
+    """Close the running event loop's way to the database (a loop that ends leaves no connections behind)."""
+    database = _databases.pop(asyncio.get_running_loop(), None)
+    if database is not None:
+        await database.close()

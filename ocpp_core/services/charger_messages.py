@@ -6,8 +6,10 @@ snake_case payload the ocpp library hands over. They are safe to repeat: charger
 The frequent messages (Heartbeat, StatusNotification, MeterValues, Authorize, Start/StopTransaction) are async and
 speak SQL through `db` (ocpp_core.db: psycopg's async pool on PostgreSQL, one thread on SQLite), one statement per
 fact: composing them with the ORM in a thread cost several times the CPU of everything else a message needs
-(tests/benchmarks/bench_ocpp.py). The rare ones (BootNotification, notifications kept as events, reservations) are
-plain ORM functions the consumer runs with ocpp_db().
+(tests/benchmarks/bench_ocpp.py). Those that only write hand their statements to `OcppDatabase.write` (committed
+with other chargers' writes); those that read and decide get a session of `Statements`. The rare ones
+(BootNotification, notifications kept as events, reservations) are plain ORM functions the consumer runs with
+ocpp_db().
 """
 
 import logging
@@ -22,7 +24,7 @@ from ocpp.v16.enums import AuthorizationStatus, DataTransferStatus, Registration
 from permissions.selectors import TagAuthorization, authorization_from_row, authorization_statement
 
 from ..choices import ChargerEventKind, ReservationStatus, StopEventActor
-from ..db import Statements, ocpp_db
+from ..db import OcppDatabase, Statement, Statements, ocpp_db
 from ..models import (
     ChargeBox,
     ChargerEvent,
@@ -179,17 +181,17 @@ def _holds(reservation: Reservation, authorization: TagAuthorization) -> bool:
 # Frequent messages: SQL through `db`
 
 
-async def charger_heartbeat(*, db: Statements, charge_box: ChargeBox) -> datetime:
+async def charger_heartbeat(*, db: OcppDatabase, charge_box: ChargeBox) -> datetime:
     now = timezone.now()
-    await db.execute(
-        f"UPDATE {ChargeBox._meta.db_table} SET last_heartbeat_at = %s WHERE id = %s", [now, charge_box.pk]
+    await db.write(
+        (f"UPDATE {ChargeBox._meta.db_table} SET last_heartbeat_at = %s WHERE id = %s", [now, charge_box.pk])
     )
     return now
 
 
 async def connector_status_report(
     *,
-    db: Statements,
+    db: OcppDatabase,
     charge_box: ChargeBox,
     connector_id: int,
     status: str,
@@ -199,16 +201,15 @@ async def connector_status_report(
     vendor_id: str | None = None,
     vendor_error_code: str | None = None,
 ) -> None:
-    """StatusNotification: a line of history, and the connector's current state (each committed on its own: the
-    next notification corrects a lost one)."""
+    """StatusNotification: a line of history, and the connector's current state."""
     now = timezone.now()
     details = [info or "", vendor_id or "", vendor_error_code or ""]
-    await db.execute(
+    history = (
         f"INSERT INTO {ConnectorStatus._meta.db_table} (charge_box_id, connector_id, status, error_code, info, "
         "vendor_id, vendor_error_code, timestamp, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [charge_box.pk, connector_id, status, error_code, *details, parse_charger_time(timestamp), now],
     )
-    await db.execute(
+    current = (
         f"INSERT INTO {Connector._meta.db_table} (charge_box_id, connector_id, status, error_code, info, vendor_id, "
         "vendor_error_code, status_updated_at, evse_id, priority) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', 0) "
         "ON CONFLICT (charge_box_id, connector_id) DO UPDATE SET status = excluded.status, "
@@ -216,6 +217,7 @@ async def connector_status_report(
         "vendor_error_code = excluded.vendor_error_code, status_updated_at = excluded.status_updated_at",
         [charge_box.pk, connector_id, status, error_code, *details, now],
     )
+    await db.write(history, current)
 
 
 async def tag_authorization_of(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> TagAuthorization:
@@ -342,14 +344,11 @@ async def transaction_stop(
         ],
     )
     if stopped is not None:
-        if transaction_data:
-            await _store_meter_values(
-                db=db,
-                charge_box=charge_box,
-                connector_id=stopped[0],
-                transaction_id=transaction_id,
-                meter_value=transaction_data,
-            )
+        readings = meter_values_statement(
+            charge_box=charge_box, connector_id=stopped[0], transaction_id=transaction_id, meter_value=transaction_data
+        )
+        if readings is not None:
+            await db.execute(*readings)
     elif not await db.fetchone(
         f"SELECT 1 FROM {tx_table} WHERE id = %s AND charge_box_id = %s", [transaction_id, charge_box.pk]
     ):
@@ -368,21 +367,24 @@ async def transaction_stop(
 
 
 async def meter_values_record(
-    *, db: Statements, charge_box: ChargeBox, connector_id: int, meter_value: list, transaction_id: int | None = None
-) -> int:
-    """MeterValues: every sampled value, as sent. Returns how many were stored."""
-    return await _store_meter_values(
-        db=db, charge_box=charge_box, connector_id=connector_id, transaction_id=transaction_id, meter_value=meter_value
+    *, db: OcppDatabase, charge_box: ChargeBox, connector_id: int, meter_value: list, transaction_id: int | None = None
+) -> None:
+    """MeterValues: every sampled value, as sent."""
+    readings = meter_values_statement(
+        charge_box=charge_box, connector_id=connector_id, transaction_id=transaction_id, meter_value=meter_value
     )
+    if readings is not None:
+        await db.write(readings)
 
 
-async def _store_meter_values(
-    *, db: Statements, charge_box: ChargeBox, connector_id: int, transaction_id: int | None, meter_value: list
-) -> int:
-    """One statement: the rows, linked to the transaction only when it is this charger's."""
+def meter_values_statement(
+    *, charge_box: ChargeBox, connector_id: int, transaction_id: int | None, meter_value: list | None
+) -> Statement | None:
+    """One INSERT for every sampled value of the readings (None if there are none), linked to the transaction only
+    when it is this charger's."""
     now = timezone.now()
     rows = []
-    for reading in meter_value:
+    for reading in meter_value or []:
         taken_at = plausible_or_now(parse_charger_time(reading.get("timestamp")), now)
         for sample in reading.get("sampled_value") or []:
             number = _number(sample)
@@ -405,18 +407,18 @@ async def _store_meter_values(
                     sample.get("format") or "",
                 ]
             )
-    if rows:
-        # One multi-row INSERT: a charger sends the same measurands each time, so the statement's text repeats
-        # and is prepared once. Another charger's transaction id links to nothing.
-        row = f"(%s, %s, (SELECT id FROM {Transaction._meta.db_table} WHERE id = %s AND charge_box_id = %s), " + (
-            ", ".join(["%s"] * (len(METER_VALUE_COLUMNS) - 3)) + ")"
-        )
-        await db.execute(
-            f"INSERT INTO {MeterValue._meta.db_table} ({', '.join(METER_VALUE_COLUMNS)}) "
-            f"VALUES {', '.join([row] * len(rows))}",
-            [value for values in rows for value in values],
-        )
-    return len(rows)
+    if not rows:
+        return None
+    # One multi-row INSERT: a charger sends the same measurands each time, so the statement's text repeats and is
+    # prepared once. Another charger's transaction id links to nothing.
+    row = f"(%s, %s, (SELECT id FROM {Transaction._meta.db_table} WHERE id = %s AND charge_box_id = %s), " + (
+        ", ".join(["%s"] * (len(METER_VALUE_COLUMNS) - 3)) + ")"
+    )
+    columns = ", ".join(METER_VALUE_COLUMNS)
+    return (
+        f"INSERT INTO {MeterValue._meta.db_table} ({columns}) VALUES {', '.join([row] * len(rows))}",
+        [value for values in rows for value in values],
+    )
 
 
 def _number(sample: dict) -> float | None:

@@ -295,6 +295,7 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=120)
     parser.add_argument("--throughput-chargers", type=int, default=300)
     parser.add_argument("--throughput-seconds", type=float, default=30)
+    parser.add_argument("--only", choices=["many", "throughput"], help="Run one part: (a) many or (b) throughput.")
     args = parser.parse_args()
 
     raise_file_limit()
@@ -324,12 +325,16 @@ def main() -> None:
     base = f"ws://127.0.0.1:{port}/ocpp"
 
     # (a) and (b) each get a fresh server process.
-    daphne = start_server(daphne_command, env, port)
-    try:
-        asyncio.run(peak_throughput(base, 5, 2, daphne.pid))  # warm up: imports, connections, prepared statements
-        many = asyncio.run(many_chargers(base, args.chargers, args.steady_seconds, daphne.pid))
-    finally:
-        stop_server(daphne)
+    if args.only != "throughput":
+        daphne = start_server(daphne_command, env, port)
+        try:
+            asyncio.run(peak_throughput(base, 5, 2, daphne.pid))  # warm up: imports, connections, prepared statements
+            many = asyncio.run(many_chargers(base, args.chargers, args.steady_seconds, daphne.pid))
+        finally:
+            stop_server(daphne)
+        report_many(many)
+    if args.only == "many":
+        return
     bare = start_server(
         [sys.executable, str(Path(__file__).with_name("bare_ocpp_server.py")), str(bare_port)], env, bare_port
     )
@@ -348,7 +353,19 @@ def main() -> None:
     finally:
         stop_server(daphne)
 
-    print()
+    print(f"(b) mixed sessions, {args.throughput_chargers} chargers back to back for {args.throughput_seconds:.0f} s")
+    print(
+        f"    bare websockets + ocpp, no database: {bare_result['rate']:.0f} messages/s "
+        f"(server CPU {bare_result['server_cpu']:.0%})"
+    )
+    print(
+        f"    Powerfill (Daphne, PostgreSQL, Redis): {ours['rate']:.0f} messages/s "
+        f"(server CPU {ours['server_cpu']:.0%})"
+    )
+    print(f"    ratio {ours['rate'] / bare_result['rate']:.2f}")
+
+
+def report_many(many: dict) -> None:
     print(f"(a) {many['chargers']:,} chargers on one Daphne process (PostgreSQL + Redis)")
     print(
         f"    connected in {many['ramp_seconds']:.0f} s (BootNotification p99 {many['boot_p99_ms']:.0f} ms while "
@@ -361,18 +378,9 @@ def main() -> None:
     print(
         f"    steady phase: {many['messages']:,} messages at {many['rate']:.0f}/s, answer latency "
         f"p50 {many['p50_ms']:.1f} ms, p99 {many['p99_ms']:.1f} ms, max {many['max_ms']:.0f} ms; "
-        f"server CPU {many['server_cpu']:.0%} of a core"
+        f"server CPU {many['server_cpu']:.0%} of a core",
+        flush=True,
     )
-    print(f"(b) mixed sessions, {args.throughput_chargers} chargers back to back for {args.throughput_seconds:.0f} s")
-    print(
-        f"    bare websockets + ocpp, no database: {bare_result['rate']:.0f} messages/s "
-        f"(server CPU {bare_result['server_cpu']:.0%})"
-    )
-    print(
-        f"    Powerfill (Daphne, PostgreSQL, Redis): {ours['rate']:.0f} messages/s "
-        f"(server CPU {ours['server_cpu']:.0%})"
-    )
-    print(f"    ratio {ours['rate'] / bare_result['rate']:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,70 @@
+"""Group commit (ocpp_core.db.GroupCommit) on the real database of the run: writes that arrive together commit
+together, each caller learns the fate of its own write, and a caller that goes away does not lose its write."""
+
+import asyncio
+
+import pytest
+
+from ocpp_core.db import INTEGRITY_ERRORS, ocpp_database, ocpp_database_close
+from ocpp_core.models import ChargeBox, Connector, ConnectorStatus
+from ocpp_core.services.charger_messages import connector_status_report
+from tests.factories import ChargeBoxFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(scenario):
+    """Run an async scenario on a loop of its own, as a server process would, and close its database pools."""
+
+    async def with_cleanup():
+        try:
+            return await scenario(ocpp_database())
+        finally:
+            await ocpp_database_close()
+
+    return asyncio.run(with_cleanup())
+
+
+def report(db, charge_box, status="Charging"):
+    return connector_status_report(db=db, charge_box=charge_box, connector_id=1, status=status, error_code="NoError")
+
+
+def test_writes_arriving_together_commit_in_one_batch(account):
+    boxes = ChargeBoxFactory.create_batch(40, account=account)
+
+    async def scenario(db):
+        await asyncio.gather(*(report(db, box) for box in boxes))
+        return db.group_commit.batches, db.group_commit.writes
+
+    batches, writes = run(scenario)
+    assert writes == 40 and batches <= 2
+    assert ConnectorStatus.objects.filter(charge_box__in=boxes).count() == 40
+    assert set(Connector.objects.filter(charge_box__in=boxes).values_list("status", flat=True)) == {"Charging"}
+
+
+def test_a_write_that_fails_fails_alone(account):
+    boxes = ChargeBoxFactory.create_batch(10, account=account)
+    gone = ChargeBox(pk=boxes[-1].pk + 1000, charge_box_id="DELETED", account=account)  # no such row
+
+    async def scenario(db):
+        return await asyncio.gather(*(report(db, box) for box in [*boxes, gone]), return_exceptions=True)
+
+    outcomes = run(scenario)
+    assert outcomes[:10] == [None] * 10
+    assert isinstance(outcomes[10], INTEGRITY_ERRORS)
+    assert ConnectorStatus.objects.filter(charge_box__in=boxes).count() == 10
+    assert Connector.objects.filter(charge_box__in=boxes).count() == 10
+
+
+def test_the_write_of_a_caller_that_went_away_is_kept(account):
+    first, second = ChargeBoxFactory.create_batch(2, account=account)
+
+    async def scenario(db):
+        abandoned = asyncio.ensure_future(report(db, first, "Faulted"))
+        await asyncio.sleep(0)  # queued
+        abandoned.cancel()
+        await report(db, second)
+
+    run(scenario)
+    assert Connector.objects.get(charge_box=first).status == "Faulted"
+    assert Connector.objects.get(charge_box=second).status == "Charging"
