@@ -1,11 +1,15 @@
 """SteVe's query filters for OCPP tags and transactions, with SteVe's parameter names and values."""
 
 from datetime import timedelta
+from functools import reduce
+from operator import or_
 
 import django_filters
 from django.db.models import Q, TextChoices
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
+
+from powerfill.api.fields import INT32_MAX
 
 from .selectors import ocpp_tags_expired_q
 
@@ -31,12 +35,16 @@ def _tri_state(queryset, value: str, condition: Q):
 
 
 class OcppTagFilterSet(django_filters.FilterSet):
-    ocppTagPk = django_filters.NumberFilter(field_name="pk", help_text="Database primary key of the OCPP tag")
+    ocppTagPk = django_filters.NumberFilter(
+        field_name="pk", min_value=1, max_value=INT32_MAX, help_text="Database primary key of the OCPP tag"
+    )
     idTag = django_filters.CharFilter(field_name="id_tag", lookup_expr="iexact", help_text="The OCPP tag")
     parentIdTag = django_filters.CharFilter(
         field_name="parent__id_tag", lookup_expr="iexact", help_text="The parent OCPP tag of this OCPP tag"
     )
-    userId = django_filters.NumberFilter(field_name="user_id", help_text="The User ID")
+    userId = django_filters.NumberFilter(
+        field_name="user_id", min_value=1, max_value=INT32_MAX, help_text="The User ID"
+    )
     expired = django_filters.ChoiceFilter(
         choices=TriState.choices,
         method="filter_expired",
@@ -102,10 +110,12 @@ class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
 
 
 class TransactionFilterSet(django_filters.FilterSet):
-    """SteVe's transaction query (GET /api/v1/transactions)."""
+    """SteVe's transaction query (GET /api/v1/transactions). List parameters come repeated or comma separated."""
 
-    transactionPk = NumberInFilter(field_name="pk", help_text="Primary keys of the transactions, comma separated")
-    connectorId = django_filters.NumberFilter(field_name="connector_id")
+    transactionPk = NumberInFilter(
+        field_name="pk", min_value=1, max_value=INT32_MAX, help_text="Database primary keys of the transactions"
+    )
+    connectorId = django_filters.NumberFilter(field_name="connector_id", min_value=0, max_value=INT32_MAX)
     type = django_filters.ChoiceFilter(
         choices=TransactionType.choices, method="filter_type", help_text="Active, stopped or all. Defaults to ALL"
     )
@@ -114,22 +124,26 @@ class TransactionFilterSet(django_filters.FilterSet):
         method="filter_period",
         help_text="Start time window. FROM_TO needs from and to, with to after from. Defaults to ALL",
     )
-    chargeBoxId = CharInFilter(field_name="charge_box__charge_box_id", help_text="Charge box ids, comma separated")
-    ocppIdTag = django_filters.CharFilter(field_name="id_tag", lookup_expr="iexact")
-    userId = django_filters.NumberFilter(field_name="ocpp_tag__user_id")
-    # Read by filter_period; declared so they appear in the schema and are validated as date-times.
-    from_ = django_filters.IsoDateTimeFilter(method="ignore", label="from")
-    to = django_filters.IsoDateTimeFilter(method="ignore")
+    chargeBoxId = CharInFilter(field_name="charge_box__charge_box_id", help_text="The charge box identifiers")
+    ocppIdTag = CharInFilter(method="filter_id_tags", help_text="The OCPP tags (compared case-insensitively)")
+    userId = NumberInFilter(field_name="ocpp_tag__user_id", min_value=1, max_value=INT32_MAX, help_text="User IDs")
+    # Read by filter_period; declared so they appear in the schema and are validated as date-times. "from" is a
+    # Python keyword, so it is renamed below the class.
+    from_ = django_filters.IsoDateTimeFilter(method="ignore", help_text="Started at or after (ISO 8601)")
+    to = django_filters.IsoDateTimeFilter(method="ignore", help_text="Started at or before (ISO 8601)")
+
+    LIST_PARAMETERS = ("transactionPk", "chargeBoxId", "ocppIdTag", "userId")
 
     def __init__(self, data=None, *args, **kwargs):
-        if data is not None:
+        if data is not None and hasattr(data, "getlist"):
             data = data.copy()
-            if "from" in data:
-                data["from_"] = data["from"]
-            for name in ("transactionPk", "chargeBoxId"):  # SteVe takes lists repeated or comma separated
-                if hasattr(data, "getlist") and len(data.getlist(name)) > 1:
+            for name in self.LIST_PARAMETERS:
+                if len(data.getlist(name)) > 1:
                     data[name] = ",".join(data.getlist(name))
         super().__init__(data, *args, **kwargs)
+
+    def filter_id_tags(self, queryset, name, values):
+        return queryset.filter(reduce(or_, (Q(id_tag__iexact=value) for value in values))) if values else queryset
 
     def ignore(self, queryset, name, value):
         return queryset
@@ -149,8 +163,12 @@ class TransactionFilterSet(django_filters.FilterSet):
         if value in days:
             return queryset.filter(started_at__gte=now - timedelta(days=days[value]))
         if value == PeriodType.FROM_TO:
-            start, end = self.form.cleaned_data.get("from_"), self.form.cleaned_data.get("to")
+            start, end = self.form.cleaned_data.get("from"), self.form.cleaned_data.get("to")
             if start is None or end is None or end <= start:
                 raise ValidationError({"to": "periodType FROM_TO needs from and to, with to after from."})
             return queryset.filter(started_at__gte=start, started_at__lte=end)
         return queryset
+
+
+TransactionFilterSet.base_filters["from"] = TransactionFilterSet.base_filters.pop("from_")
+TransactionFilterSet.base_filters.move_to_end("to")

@@ -21,6 +21,7 @@ from ocpp.v16.enums import (
 from rest_framework import serializers
 
 from permissions.selectors import tag_authorization
+from powerfill.api.fields import Int32Field
 
 from .choices import ReservationStatus
 from .models import (
@@ -148,7 +149,7 @@ def _authorized_tag(*, charge_box: ChargeBox, id_tag: str) -> OcppTag:
 
 class ChangeAvailabilityParams(MultipleChargePointSelect):
     availType = serializers.ChoiceField(choices=[t.value for t in AvailabilityType])
-    connectorId = serializers.IntegerField(min_value=0, required=False, default=0)
+    connectorId = Int32Field(min_value=0, required=False, default=0)
 
 
 @_operation
@@ -267,8 +268,8 @@ class GetConfiguration(Operation):
 
 class RemoteStartTransactionParams(SingleChargeBox):
     idTag = serializers.CharField(max_length=20)
-    connectorId = serializers.IntegerField(min_value=0, required=False)
-    chargingProfilePk = serializers.IntegerField(
+    connectorId = Int32Field(min_value=0, required=False)
+    chargingProfilePk = Int32Field(
         min_value=0, required=False, help_text="A stored charging profile whose purpose is TxProfile."
     )
 
@@ -291,7 +292,7 @@ class RemoteStartTransaction(Operation):
 
 
 class RemoteStopTransactionParams(SingleChargeBox):
-    transactionId = serializers.IntegerField()
+    transactionId = Int32Field()
 
 
 @_operation
@@ -321,7 +322,7 @@ class Reset(Operation):
 
 
 class UnlockConnectorParams(SingleChargeBox):
-    connectorId = serializers.IntegerField(min_value=1)
+    connectorId = Int32Field(min_value=1)
 
 
 @_operation
@@ -338,8 +339,8 @@ class UnlockConnector(Operation):
 
 class GetDiagnosticsParams(MultipleChargePointSelect):
     location = serializers.CharField(max_length=512, help_text="The URL the charger uploads the file to.")
-    retries = serializers.IntegerField(min_value=1, required=False)
-    retryInterval = serializers.IntegerField(min_value=1, required=False)
+    retries = Int32Field(min_value=1, required=False)
+    retryInterval = Int32Field(min_value=1, required=False)
     start = serializers.DateTimeField(required=False)
     stop = serializers.DateTimeField(required=False)
 
@@ -368,8 +369,8 @@ class GetDiagnostics(Operation):
 class UpdateFirmwareParams(MultipleChargePointSelect):
     location = serializers.CharField(max_length=512, help_text="The URL the charger downloads the firmware from.")
     retrieveDateTime = serializers.DateTimeField()
-    retries = serializers.IntegerField(min_value=1, required=False)
-    retryInterval = serializers.IntegerField(min_value=1, required=False)
+    retries = Int32Field(min_value=1, required=False)
+    retryInterval = Int32Field(min_value=1, required=False)
 
 
 @_operation
@@ -398,16 +399,14 @@ class UpdateFirmware(Operation):
 @_operation
 class GetLocalListVersion(Operation):
     action = "GetLocalListVersion"
-    response_field = serializers.IntegerField(help_text="-1: no local list support; 0: no list installed.")
+    response_field = Int32Field(help_text="-1: no local list support; 0: no list installed.")
 
     def response(self, result):
         return result.get("listVersion")
 
 
 class SendLocalListParams(MultipleChargePointSelect):
-    listVersion = serializers.IntegerField(
-        required=False, help_text="Default: one more than the version last sent to that charger."
-    )
+    listVersion = Int32Field(required=False, help_text="Default: one more than the version last sent to that charger.")
     updateType = serializers.ChoiceField(choices=[t.value for t in UpdateType])
     addUpdateList = serializers.ListField(
         child=serializers.CharField(max_length=20),
@@ -462,7 +461,7 @@ class SendLocalList(Operation):
 
 
 class ReserveNowParams(SingleChargeBox):
-    connectorId = serializers.IntegerField(min_value=0, help_text="0 reserves any connector of the charger.")
+    connectorId = Int32Field(min_value=0, help_text="0 reserves any connector of the charger.")
     expiry = serializers.DateTimeField()
     idTag = serializers.CharField(max_length=20)
 
@@ -506,7 +505,7 @@ class ReserveNow(Operation):
 
 
 class CancelReservationParams(SingleChargeBox):
-    reservationId = serializers.IntegerField(min_value=0)
+    reservationId = Int32Field(min_value=0)
 
 
 @_operation
@@ -537,9 +536,9 @@ def _profile(charge_box: ChargeBox, profile_pk: int) -> ChargingProfile:
 
 
 class SetChargingProfileParams(MultipleChargePointSelect):
-    chargingProfilePk = serializers.IntegerField(min_value=0)
-    connectorId = serializers.IntegerField(min_value=0)
-    transactionId = serializers.IntegerField(
+    chargingProfilePk = Int32Field(min_value=0)
+    connectorId = Int32Field(min_value=0)
+    transactionId = Int32Field(
         min_value=0, required=False, help_text="For a TxProfile: the running transaction it applies to."
     )
 
@@ -578,12 +577,12 @@ class SetChargingProfile(Operation):
 
 class ClearChargingProfileParams(MultipleChargePointSelect):
     filterType = serializers.ChoiceField(choices=["ChargingProfileId", "OtherParameters"])
-    chargingProfilePk = serializers.IntegerField(min_value=0, required=False)
-    connectorId = serializers.IntegerField(min_value=0, required=False)
+    chargingProfilePk = Int32Field(min_value=0, required=False)
+    connectorId = Int32Field(min_value=0, required=False)
     chargingProfilePurpose = serializers.ChoiceField(
         choices=[p.value for p in ChargingProfilePurposeType], required=False
     )
-    stackLevel = serializers.IntegerField(min_value=0, required=False)
+    stackLevel = Int32Field(min_value=0, required=False)
 
     def validate(self, attrs):
         if attrs["filterType"] == "ChargingProfileId" and attrs.get("chargingProfilePk") is None:
@@ -623,8 +622,8 @@ class ClearChargingProfile(Operation):
 
 
 class GetCompositeScheduleParams(MultipleChargePointSelect):
-    connectorId = serializers.IntegerField(min_value=0)
-    durationInSeconds = serializers.IntegerField(min_value=0)
+    connectorId = Int32Field(min_value=0)
+    durationInSeconds = Int32Field(min_value=0)
     chargingRateUnit = serializers.ChoiceField(choices=[u.value for u in ChargingRateUnitType], required=False)
 
 
@@ -663,7 +662,7 @@ class TriggerMessageParams(MultipleChargePointSelect):
             "StatusNotification",
         ]
     )
-    connectorId = serializers.IntegerField(min_value=1, required=False)
+    connectorId = Int32Field(min_value=1, required=False)
 
 
 @_operation
@@ -690,7 +689,7 @@ class ExtendedTriggerMessageParams(MultipleChargePointSelect):
             "StatusNotification",
         ]
     )
-    connectorId = serializers.IntegerField(min_value=0, required=False)
+    connectorId = Int32Field(min_value=0, required=False)
 
 
 @_operation
@@ -751,9 +750,7 @@ class GetInstalledCertificateIds(Operation):
 
 
 class DeleteCertificateParams(SingleChargeBox):
-    installedCertificateId = serializers.IntegerField(
-        help_text="The id of a certificate from GetInstalledCertificateIds."
-    )
+    installedCertificateId = Int32Field(help_text="The id of a certificate from GetInstalledCertificateIds.")
 
 
 @_operation
@@ -779,8 +776,8 @@ class DeleteCertificate(Operation):
 class GetLogParams(MultipleChargePointSelect):
     logType = serializers.ChoiceField(choices=[t.value for t in Log])
     location = serializers.CharField(max_length=512)
-    retries = serializers.IntegerField(min_value=1, required=False)
-    retryInterval = serializers.IntegerField(min_value=1, required=False)
+    retries = Int32Field(min_value=1, required=False)
+    retryInterval = Int32Field(min_value=1, required=False)
     start = serializers.DateTimeField(required=False)
     stop = serializers.DateTimeField(required=False)
 
@@ -820,8 +817,8 @@ class SignedUpdateFirmwareParams(MultipleChargePointSelect):
     installDateTime = serializers.DateTimeField(required=False)
     signingCertificate = serializers.CharField(max_length=5500)
     signature = serializers.CharField(max_length=800)
-    retries = serializers.IntegerField(min_value=1, required=False)
-    retryInterval = serializers.IntegerField(min_value=1, required=False)
+    retries = Int32Field(min_value=1, required=False)
+    retryInterval = Int32Field(min_value=1, required=False)
 
 
 @_operation

@@ -4,7 +4,7 @@ from rest_framework import serializers
 from ocpp_core.choices import REGISTRATION_STATUS_CHOICES, OcppProtocol, PhaseRotation
 from ocpp_core.models import OcppTag, User
 from ocpp_core.validators import charge_box_id_validator, id_tag_validator
-from powerfill.api.fields import AccountPrimaryKeyRelatedField
+from powerfill.api.fields import AccountPrimaryKeyRelatedField, Int32Field
 from sites.choices import PhaseCount
 from sites.models import Node
 
@@ -106,7 +106,7 @@ class OcppTagFormSerializer(serializers.Serializer):
         allow_null=True,
         help_text="ISO 8601 date/time with timezone, in the future. Example: `2030-08-25T14:30:00.000Z`",
     )
-    maxActiveTransactionCount = serializers.IntegerField(
+    maxActiveTransactionCount = Int32Field(
         source="max_active_transaction_count",
         required=False,
         default=1,
@@ -219,6 +219,12 @@ class MeterValueSerializer(serializers.Serializer):
 class TransactionDetailsSerializer(serializers.Serializer):
     transaction = TransactionSerializer(read_only=True)
     values = MeterValueSerializer(many=True, read_only=True)
+
+
+class TransactionDetailsQuerySerializer(serializers.Serializer):
+    energyValuesOnly = serializers.BooleanField(
+        required=False, default=True, help_text="Only the energy register readings (default true)."
+    )
 
 
 class TransactionReportQuerySerializer(serializers.Serializer):

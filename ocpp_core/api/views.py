@@ -2,7 +2,7 @@ import csv
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from ocpp_core.filtersets import OcppTagFilterSet, TransactionFilterSet
 from ocpp_core.models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
 from ocpp_core.services import registry as services
 from powerfill.api.errors import service_errors
+from powerfill.api.pagination import optionally_paginated
 from powerfill.api.permissions import request_account
 
 from .serializers import (
@@ -20,6 +21,7 @@ from .serializers import (
     OcppTagGroupSerializer,
     OcppTagOverviewSerializer,
     OcppTagPksSerializer,
+    TransactionDetailsQuerySerializer,
     TransactionDetailsSerializer,
     TransactionReportQuerySerializer,
     TransactionSerializer,
@@ -65,7 +67,7 @@ class ChargeBoxViewSet(viewsets.ModelViewSet):
     create=extend_schema(request=OcppTagFormSerializer, responses={201: OcppTagOverviewSerializer}),
     retrieve=extend_schema(responses=OcppTagOverviewSerializer),
     update=extend_schema(request=OcppTagFormSerializer, responses=OcppTagOverviewSerializer),
-    destroy=extend_schema(summary="Delete a tag; answers the deleted tag", responses=OcppTagOverviewSerializer),
+    destroy=extend_schema(summary="Delete a tag; answers the deleted tag", responses={200: OcppTagOverviewSerializer}),
 )
 class OcppTagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """SteVe's /api/v1/ocppTags. PUT replaces every field of SteVe's form (the idTag itself never changes)."""
@@ -190,7 +192,9 @@ class OcppTagGroupViewSet(
 
     def _group_tags(self, group):
         tags = selectors.ocpp_tag_list(account=request_account(self.request)).filter(groups=group)
-        return Response(OcppTagOverviewSerializer(tags, many=True).data)
+        return optionally_paginated(
+            self.request, self, tags, lambda page: OcppTagOverviewSerializer(page, many=True).data
+        )
 
     def _tag_pks(self) -> list:
         body = OcppTagPksSerializer(data=self.request.data, context=self.get_serializer_context())
@@ -229,9 +233,7 @@ class OcppTagGroupViewSet(
     list=extend_schema(summary="Transactions, filtered as in SteVe"),
     retrieve=extend_schema(
         summary="A transaction with its meter values",
-        parameters=[
-            OpenApiParameter("energyValuesOnly", bool, description="Only the energy register readings (default true).")
-        ],
+        parameters=[TransactionDetailsQuerySerializer],
         responses=TransactionDetailsSerializer,
     ),
 )
@@ -247,8 +249,11 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def retrieve(self, request, transactionPk=None):
         tx = self.get_object()
-        energy_only = request.query_params.get("energyValuesOnly", "true").lower() != "false"
-        values = selectors.transaction_meter_values(transaction=tx, energy_only=energy_only)
+        query = TransactionDetailsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = selectors.transaction_meter_values(
+            transaction=tx, energy_only=query.validated_data["energyValuesOnly"]
+        )
         return Response(TransactionDetailsSerializer({"transaction": tx, "values": values}).data)
 
     @extend_schema(

@@ -79,12 +79,23 @@ class OcppTag(models.Model):
     def is_expired(self, at=None) -> bool:
         return self.expiry_date is not None and self.expiry_date <= (at or timezone.now())
 
+    @staticmethod
+    def _ancestor_pks(pk: int) -> set[int]:
+        """The tag and every tag above it (parent chains are short: a card and its account's master card)."""
+        seen: set[int] = set()
+        while pk is not None and pk not in seen:
+            seen.add(pk)
+            pk = OcppTag.objects.filter(pk=pk).values_list("parent_id", flat=True).first()
+        return seen
+
     def clean(self):
         if self.parent_id is not None:
             if self.parent.account_id != self.account_id:
                 raise ValidationError({"parent": "The parent tag belongs to another account."})
             if self.parent_id == self.pk:
                 raise ValidationError({"parent": "A tag cannot be its own parent."})
+            if self.pk is not None and self.pk in self._ancestor_pks(self.parent_id):
+                raise ValidationError({"parent": f"{self.parent.id_tag!r} is below this tag: parents cannot loop."})
         if self.user_id is not None and self.user.account_id != self.account_id:
             raise ValidationError({"user": "The user belongs to another account."})
         if self.id_tag and self.account_id:

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from ocpp_core.selectors import charge_box_by_id, ocpp_tag_group_list, ocpp_tag_list
 from permissions import selectors, services
+from powerfill.api.pagination import optionally_paginated
 from powerfill.api.permissions import request_account
 
 from .serializers import (
@@ -52,7 +53,10 @@ class _HolderPermissionsView(_PermissionViews, APIView):
         return get_object_or_404(self.holders(request), pk=self.kwargs[self.holder_url_kwarg])
 
     def get(self, request, **kwargs):
-        return Response(self.serializer_class(self.permissions(self.holder(request)), many=True).data)
+        permissions = self.permissions(self.holder(request))
+        return optionally_paginated(
+            request, self, permissions, lambda page: self.serializer_class(page, many=True).data
+        )
 
     def delete(self, request, **kwargs):
         holder = self.holder(request)

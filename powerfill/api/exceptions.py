@@ -7,7 +7,7 @@
 import logging
 from http import HTTPStatus
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils import timezone
@@ -18,6 +18,12 @@ from rest_framework.views import exception_handler, set_rollback
 from .errors import api_field_errors
 
 logger = logging.getLogger(__name__)
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the server accepts (API_MAX_BODY_BYTES)."
+    default_code = "request_too_large"
 
 
 def error_body(*, status_code: int, message: str, path: str, field_errors: dict | None = None) -> dict:
@@ -73,6 +79,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(api_field_errors(exc, {}))
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # what Django itself answers with 400
+        exc = exceptions.ParseError(str(exc))
 
     response = exception_handler(exc, context)
     if response is None:

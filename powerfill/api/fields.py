@@ -12,3 +12,16 @@ class AccountPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         account = self.context["request"].user.account
         return super().get_queryset().filter(**{self.account_lookup: account})
+
+
+# SteVe's and OCPP's integers are 32-bit (transactionIds, list versions, connector ids, counts).
+INT32_MAX = 2**31 - 1
+
+
+class Int32Field(serializers.IntegerField):
+    """An integer that fits 32 bits: a larger one is a 400, never sent to a charger or stored to overflow later."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_value", INT32_MAX)
+        kwargs.setdefault("min_value", -INT32_MAX - 1)
+        super().__init__(**kwargs)

@@ -59,6 +59,10 @@ def add_error_responses(result, generator, request, public):
         if not path.startswith("/api/v1/"):
             continue
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                # Our ids are matched with \d+ in the URL: say "integer", as SteVe's document does.
+                if parameter["in"] == "path" and parameter["schema"].get("pattern") == r"^\d+$":
+                    parameter["schema"] = {"type": "integer", "minimum": 1}
             for status, description in ERROR_RESPONSES.items():
                 operation["responses"].setdefault(status, {"description": description, "content": reference})
     return result

@@ -187,6 +187,9 @@ if not REDIS_URL:
     # A local-memory cache counts per process; that is right for the one-process quick start and tests.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
+# The largest request body (Django's default is 2.5 MB; a whole site tree in one POST can be larger). Above: 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "powerfill.api.authentication.ApiTokenAuthentication",
@@ -195,7 +198,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["powerfill.api.permissions.IsAccountMember"],
     "DEFAULT_THROTTLE_CLASSES": ["powerfill.api.throttling.AccountRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["powerfill.api.parsers.ApiJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "powerfill.api.pagination.OptionalPageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

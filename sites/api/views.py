@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from powerfill.api.errors import service_errors
+from powerfill.api.pagination import optionally_paginated
 from powerfill.api.permissions import request_account
 from sites import selectors, services
 from sites.models import Node
@@ -20,7 +21,7 @@ class SiteListView(APIView):
         responses=SiteNodeSerializer(many=True),
     )
     def get(self, request):
-        return Response(selectors.site_trees(account=request_account(request)))
+        return optionally_paginated(request, self, selectors.site_trees(account=request_account(request)))
 
     @extend_schema(
         summary="Create a site tree, or graft one under an existing node (parentId)",

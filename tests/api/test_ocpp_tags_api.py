@@ -79,6 +79,18 @@ class TestOcppTagSteveBehaviour:
             None,
         )
 
+    def test_parent_tags_cannot_loop(self, api, account):
+        top = OcppTagFactory(account=account, id_tag="TOP")
+        middle = OcppTagFactory(account=account, id_tag="MIDDLE", parent=top)
+        OcppTagFactory(account=account, id_tag="BOTTOM", parent=middle)
+        assert_api_error(api.put(f"/api/v1/ocppTags/{top.pk}", {"parentIdTag": "BOTTOM"}, format="json"), 400)
+        top.refresh_from_db()
+        assert top.parent is None
+
+    def test_a_count_beyond_32_bits_is_a_400(self, api, account):
+        body = {"idTag": "BIG", "maxActiveTransactionCount": 2**40}
+        assert_api_error(api.post("/api/v1/ocppTags", body, format="json"), 400, "maxActiveTransactionCount")
+
     def test_expire_sets_the_expiry_to_now(self, api, account):
         tag = OcppTagFactory(account=account, expiry_date=timezone.now() + timedelta(days=30))
         before = timezone.now()
@@ -144,6 +156,10 @@ class TestOcppTagFilters:
         charging = tags["charging"]
         assert [t["idTag"] for t in api.get("/api/v1/ocppTags", {"ocppTagPk": charging.pk}).json()] == ["CHARGING"]
         assert [t["idTag"] for t in api.get("/api/v1/ocppTags", {"userId": charging.user_id}).json()] == ["CHARGING"]
+
+    def test_numbers_beyond_32_bits_are_a_400(self, api, tags):
+        assert_api_error(api.get("/api/v1/ocppTags", {"userId": "9" * 23}), 400, "userId")
+        assert_api_error(api.get("/api/v1/ocppTags", {"ocppTagPk": "9" * 23}), 400, "ocppTagPk")
 
     def test_an_unknown_filter_value_is_a_400(self, api, tags):
         assert_api_error(api.get("/api/v1/ocppTags", {"blocked": "MAYBE"}), 400, "blocked")

@@ -107,6 +107,27 @@ class TestTransactionsApi:
         assert ids(api.get(f"/api/v1/transactions?transactionPk={a},{b}")) == sorted([a, b])
         assert len(api.get("/api/v1/transactions?chargeBoxId=CB-A&chargeBoxId=CB-B").json()) == 3
 
+    def test_id_tags_and_users_are_lists_too(self, api, history):
+        driver = {history["running"].pk, history["yesterday"].pk}
+        assert set(ids(api.get("/api/v1/transactions?ocppIdTag=driver&ocppIdTag=anon"))) == {*driver, history["old"].pk}
+        assert set(ids(api.get("/api/v1/transactions?ocppIdTag=DRIVER,nobody"))) == driver
+        user_id = history["running"].ocpp_tag.user_id
+        other_user = UserFactory(account=history["running"].charge_box.account).pk
+        assert set(ids(api.get(f"/api/v1/transactions?userId={user_id}&userId={other_user}"))) == driver
+
+    @pytest.mark.parametrize(
+        ("query", "field"),
+        [
+            ("transactionPk=99999999999999999999999", "transactionPk"),
+            ("userId=99999999999999999999999", "userId"),
+            ("userId=0", "userId"),
+            ("connectorId=99999999999999999999", "connectorId"),
+            ("periodType=FROM_TO&from=garbage&to=2030-01-01T00:00:00Z", "from"),
+        ],
+    )
+    def test_numbers_and_dates_out_of_range_are_a_400(self, api, history, query, field):
+        assert_api_error(api.get(f"/api/v1/transactions?{query}"), 400, field)
+
     def test_user_and_time_window_filters(self, api, history):
         user_id = history["running"].ocpp_tag.user_id
         assert ids(api.get("/api/v1/transactions", {"userId": user_id})) == sorted(
@@ -147,6 +168,10 @@ class TestTransactionsApi:
             "unit",
             "phase",
         }
+
+    def test_details_refuse_a_flag_that_is_not_a_boolean(self, api, history):
+        url = f"/api/v1/transactions/{history['running'].pk}"
+        assert_api_error(api.get(url, {"energyValuesOnly": "banana"}), 400, "energyValuesOnly")
 
     def test_manual_stop(self, api, history):
         tx = history["running"]
