@@ -28,7 +28,16 @@ from functools import partial
 
 import psycopg
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +88,14 @@ class Statements:
 
 Statement = tuple[str, Sequence]
 
-# Errors that fail one write and not the server: the database refused it, or could not be reached.
-WRITE_ERRORS = (DatabaseError, psycopg.Error)
+# The database refused a write for what it says (a constraint, a value out of range): only that write fails.
+REFUSED_WRITE_ERRORS = (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError, OverflowError)
+# The connection failed (a database restart, a failover, a dropped socket): worth one more try on another one.
+CONNECTION_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class WriteNotCommitted(Exception):
+    """The group commit stopped (the event loop is shutting down) before this write was committed."""
 
 
 class GroupCommit:
@@ -90,14 +105,24 @@ class GroupCommit:
     one by one, each costs a round trip and a WAL flush, which on two cores cost more CPU than the rest of the
     message (tests/benchmarks/bench_ocpp.py). Here the writes that arrive while a batch is being committed wait for
     the next batch: under load the batches grow, at rest a write goes alone at once. Nothing is answered before it
-    is durable, so a charger never drops a message we lost. If a batch fails, its writes are retried one by one so
-    that only the write at fault fails (say, for a charger deleted meanwhile)."""
+    is durable, so a charger never drops a message we lost.
+
+    Failures stay with their writes. A batch the database refuses (a constraint, a value out of range) is split in
+    halves until the refused write is alone: a few extra transactions, not one per write. A batch that loses its
+    connection is tried once more after the pool dropped its dead connections; should the first attempt have
+    committed after all (the answer lost on the way back), a status or meter reading is then stored twice, which
+    is the lesser harm than losing it."""
 
     MAX_BATCH = 500
     MAX_IN_FLIGHT = 2  # one batch at the database while the next one forms
 
-    def __init__(self, commit_batch: Callable[[list[Statement]], Awaitable[None]]):
+    def __init__(
+        self,
+        commit_batch: Callable[[list[Statement]], Awaitable[None]],
+        recover: Callable[[], Awaitable[None]],
+    ):
         self._commit_batch = commit_batch
+        self._recover = recover
         self._pending: list[tuple[list[Statement], asyncio.Future]] = []
         self._in_flight = 0
         # How well the grouping works: writes / batches is the average batch size.
@@ -117,28 +142,27 @@ class GroupCommit:
         try:
             while self._pending:
                 batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]
-                await self._commit(batch)
+                try:
+                    await self._commit(batch)
+                finally:
+                    for _, future in batch:  # whatever happened, nobody waits forever
+                        _settle(future, WriteNotCommitted())
         finally:
             self._in_flight -= 1
 
     async def _commit(self, batch: list[tuple[list[Statement], asyncio.Future]]) -> None:
         try:
-            await self._commit_batch([statement for statements, _ in batch for statement in statements])
-        except WRITE_ERRORS as error:
+            await self._commit_once_more_on_a_new_connection(batch)
+        except REFUSED_WRITE_ERRORS as error:
             if len(batch) == 1:
                 _settle(batch[0][1], error)
                 return
-            for statements, future in batch:
-                try:
-                    await self._commit_batch(statements)
-                except WRITE_ERRORS as single_error:
-                    _settle(future, single_error)
-                else:
-                    self.batches += 1
-                    self.writes += 1
-                    _settle(future)
-        except Exception as error:  # a bug, not the database: no caller may wait forever
-            logger.exception("Group commit of %d writes failed", len(batch))
+            half = len(batch) // 2
+            await self._commit(batch[:half])
+            await self._commit(batch[half:])
+        except Exception as error:
+            if not isinstance(error, CONNECTION_ERRORS):
+                logger.exception("Group commit of %d writes failed", len(batch))
             for _, future in batch:
                 _settle(future, error)
         else:
@@ -146,6 +170,14 @@ class GroupCommit:
             self.writes += len(batch)
             for _, future in batch:
                 _settle(future)
+
+    async def _commit_once_more_on_a_new_connection(self, batch) -> None:
+        statements = [statement for statements, _ in batch for statement in statements]
+        try:
+            await self._commit_batch(statements)
+        except CONNECTION_ERRORS:
+            await self._recover()
+            await self._commit_batch(statements)
 
 
 def _settle(future: asyncio.Future, error: BaseException | None = None) -> None:
@@ -155,6 +187,7 @@ def _settle(future: asyncio.Future, error: BaseException | None = None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+        future.exception()  # retrieved: a caller that went away leaves no "never retrieved" warning
 
 
 class OcppDatabase:
@@ -162,7 +195,7 @@ class OcppDatabase:
     writes for messages that only write, and bulk appends."""
 
     def __init__(self):
-        self.group_commit = GroupCommit(self._commit_batch)
+        self.group_commit = GroupCommit(self._commit_batch, self._recover)
 
     def session(self) -> "asynccontextmanager[Statements]":
         """`async with db.session() as statements:` one connection for several statements (one message's)."""
@@ -176,6 +209,9 @@ class OcppDatabase:
     async def _commit_batch(self, statements: list[Statement]) -> None:
         """Run the statements in one transaction."""
         raise NotImplementedError
+
+    async def _recover(self) -> None:
+        """After a connection failed: let go of connections that failed with it."""
 
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
         """Append many rows in one go, in one transaction."""
@@ -206,11 +242,14 @@ class PostgresOcppDatabase(OcppDatabase):
 
         params = connection.get_connection_params()
         kwargs = {key: value for key, value in params.items() if key not in ("cursor_factory", "context")}
-        kwargs.update(autocommit=True, prepare_threshold=params.get("prepare_threshold") or 5)
+        # Django's setting decides (DATABASE_PREPARED_STATEMENTS=false leaves it out: nothing prepared, as a
+        # transaction-pooling PgBouncer needs).
+        kwargs.update(autocommit=True, prepare_threshold=params.get("prepare_threshold"))
         self.pool = AsyncConnectionPool(
             kwargs=kwargs, min_size=1, max_size=settings.OCPP_DB_POOL_SIZE, open=False, name="ocpp"
         )
         self._opened = False
+        self._pool_check: asyncio.Task | None = None
         super().__init__()
 
     async def _pool(self):
@@ -221,8 +260,24 @@ class PostgresOcppDatabase(OcppDatabase):
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Statements]:
-        async with (await self._pool()).connection() as conn:
-            yield _PsycopgStatements(conn)
+        try:
+            async with (await self._pool()).connection() as conn:
+                yield _PsycopgStatements(conn)
+        except CONNECTION_ERRORS:
+            # This message fails (the charger sends it again); the pool's other connections probably died with
+            # this one (a database restart), so have them checked before the next messages take them.
+            self._check_pool_soon()
+            raise
+
+    def _check_pool_soon(self) -> None:
+        if self._pool_check is None or self._pool_check.done():
+            self._pool_check = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self):
+        try:
+            await self.pool.check()
+        except Exception:  # the database may still be down: the pool reconnects when it is back
+            logger.warning("Checking the OCPP database pool failed", exc_info=True)
 
     async def close(self):
         if self._opened:

@@ -68,3 +68,46 @@ def test_the_write_of_a_caller_that_went_away_is_kept(account):
     run(scenario)
     assert Connector.objects.get(charge_box=first).status == "Faulted"
     assert Connector.objects.get(charge_box=second).status == "Charging"
+
+
+def test_a_refused_write_costs_a_few_transactions_not_one_per_write(account):
+    boxes = ChargeBoxFactory.create_batch(64, account=account)
+    gone = ChargeBox(pk=boxes[-1].pk + 1000, charge_box_id="DELETED", account=account)
+
+    async def scenario(db):
+        outcomes = await asyncio.gather(
+            *(report(db, box) for box in [*boxes[:32], gone, *boxes[32:]]), return_exceptions=True
+        )
+        return outcomes, db.group_commit.batches
+
+    outcomes, batches = run(scenario)
+    assert [outcome for outcome in outcomes if outcome is not None] == [outcomes[32]]
+    assert isinstance(outcomes[32], INTEGRITY_ERRORS)
+    # Halving 65 writes down to the one at fault commits about log2(65) batches, not 64.
+    assert batches <= 12
+    assert ConnectorStatus.objects.filter(charge_box__in=boxes).count() == 64
+
+
+def test_writes_survive_the_database_dropping_the_connections(account):
+    """A PostgreSQL restart or failover kills the pool's connections: the next batch is tried again on a new one."""
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL keeps a pool of connections that can be lost")
+    first, second = ChargeBoxFactory.create_batch(2, account=account)
+    params = {k: v for k, v in connection.get_connection_params().items() if k not in ("cursor_factory", "context")}
+
+    async def scenario(db):
+        await report(db, first)  # the pool holds an open connection now
+        pool_pids = []
+        for _ in range(db.pool.get_stats()["pool_size"]):
+            async with db.pool.connection() as conn:
+                pool_pids.append(conn.info.backend_pid)
+        async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as killer:
+            for pid in set(pool_pids):  # another session kills them, as a restart would
+                await killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+        await report(db, second, "Faulted")
+
+    run(scenario)
+    assert Connector.objects.get(charge_box=second).status == "Faulted"
