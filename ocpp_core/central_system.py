@@ -23,7 +23,7 @@ from ocpp.v16.enums import Action, GenericStatus, RegistrationStatus
 from .choices import ChargerEventKind, MessageDirection
 from .db import ocpp_database, ocpp_db
 from .models import ChargeBox
-from .ocpp_j import FrameError, check_call, parse_frame
+from .ocpp_j import FrameError, check_call, parse_frame, pending_call
 from .services import charger_messages
 from .services.message_log import message_log
 from .timestamps import ocpp_time
@@ -136,6 +136,8 @@ class ChargerSession(ChargePoint):
             unique_id=json.loads(f'"{head["id"]}"') if head else "",
             action=(head["action"] or "") if head and head["type"] == "2" else "",
         )
+        if head and head["type"] == "2" and (pending := pending_call.get(None)) is not None:
+            pending.mark_sent()
         await self._connection.send(message)
 
     def _log_in(self, raw: str, message=None) -> None:

@@ -8,6 +8,7 @@ import binascii
 import json
 import logging
 import re
+import time
 import uuid
 from urllib.parse import unquote
 
@@ -21,7 +22,7 @@ from ocpp.v16 import call as ocpp_call
 
 from .choices import OcppProtocol
 from .db import ocpp_db
-from .ocpp_j import UNKNOWN_MESSAGE_ID
+from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call
 from .services.connections import Handshake, Refusal, charger_connected, charger_disconnected, handshake_admit
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def charge_box_group(charge_box_pk: int) -> str:
 
 class OcppConsumer(AsyncWebsocketConsumer):
     charge_box = None
+    replaced = False  # a newer socket of the same charger took over: this one only closes
 
     # Handshake
 
@@ -136,19 +138,35 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def socket_replaced(self, event):
         if event["connection_id"] != self.connection_id:
             logger.info("%s reconnected elsewhere; closing the old socket", self.charge_box.charge_box_id)
+            # Out of the charger's group first: operations sent from now on reach the new socket alone.
+            self.replaced = True
+            await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.close(code=4000)
 
     async def ocpp_call(self, event):
         """A CSMS-initiated operation: send the CALL, and report the answer on event["reply_to"]."""
+        if self.replaced:
+            # Sent to the group while both sockets were in it: the new socket answers; a "failed" from this one
+            # could arrive first and hide the charger's real answer.
+            return
         task = asyncio.create_task(self._call_and_reply(event))
         self.calls_in_flight.add(task)
         task.add_done_callback(self.calls_in_flight.discard)
 
     async def _call_and_reply(self, event):
         reply = {"type": "ocpp.reply", "request_id": event["request_id"]}
+        pending = None
         try:
             request = getattr(ocpp_call, event["action"])(**camel_to_snake_case(event["payload"]))
-            result = await self.session.call(request, suppress=False)
+            # The charger gets one call at a time: this one may wait behind earlier ones, but only until its
+            # send_by; once sent, the charger has the whole OCPP_CALL_TIMEOUT to answer.
+            async with asyncio.timeout_at(_loop_time_of(event.get("send_by"))) as send_by:
+                pending = PendingCall(send_by)
+                token = pending_call.set(pending)
+                try:
+                    result = await self.session.call(request, suppress=False)
+                finally:
+                    pending_call.reset(token)
             reply |= {"outcome": "result", "payload": snake_to_camel_case(remove_nones(serialize_as_dict(result)))}
         except OCPPError as error:
             reply |= {
@@ -158,7 +176,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 "details": json.dumps(error.details) if error.details else "",
             }
         except TimeoutError:
-            reply |= {"outcome": "timeout", "message": f"No answer within {settings.OCPP_CALL_TIMEOUT:g} s."}
+            if pending is not None and pending.sent:
+                reply |= {"outcome": "timeout", "message": f"No answer within {settings.OCPP_CALL_TIMEOUT:g} s."}
+            else:
+                reply |= {"outcome": "failed", "message": "Not sent: the charger was busy with earlier calls."}
         except asyncio.CancelledError:
             reply |= {"outcome": "failed", "message": "The charger's connection closed before it answered."}
             await self.channel_layer.send(event["reply_to"], reply)
@@ -167,6 +188,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.exception("%s to %s failed", event["action"], self.charge_box.charge_box_id)
             reply |= {"outcome": "failed", "message": str(error) or error.__class__.__name__}
         await self.channel_layer.send(event["reply_to"], reply)
+
+
+def _loop_time_of(wall_time: float | None) -> float | None:
+    """A wall-clock time (time.time(), set in another process) on this event loop's clock."""
+    if wall_time is None:
+        return None
+    return asyncio.get_running_loop().time() + (wall_time - time.time())
 
 
 def _basic_credentials(header: str) -> tuple[str, str] | None:

@@ -51,7 +51,8 @@ _last_check = threading.local()
 
 def _checked(func, *args, **kwargs):
     now = time.monotonic()
-    if now - getattr(_last_check, "at", 0.0) > CONNECTION_CHECK_SECONDS:
+    # Never inside a transaction: Django closes a connection whose autocommit differs from its setting.
+    if now - getattr(_last_check, "at", 0.0) > CONNECTION_CHECK_SECONDS and not connection.in_atomic_block:
         close_old_connections()
         _last_check.at = now
     try:
@@ -83,6 +84,10 @@ class Statements:
         raise NotImplementedError
 
     async def execute(self, sql: str, params: Sequence = ()) -> int:
+        raise NotImplementedError
+
+    def transaction(self) -> "asynccontextmanager[None]":
+        """`async with statements.transaction():` the statements inside commit together or not at all."""
         raise NotImplementedError
 
 
@@ -233,6 +238,11 @@ class _PsycopgStatements(Statements):
         cursor = await self.conn.execute(sql, params)
         return cursor.rowcount
 
+    @asynccontextmanager
+    async def transaction(self):
+        async with self.conn.transaction():
+            yield
+
 
 class PostgresOcppDatabase(OcppDatabase):
     """psycopg's async pool, in autocommit; statements seen often are prepared by the server."""
@@ -312,6 +322,20 @@ class _SerialStatements(Statements):
 
     async def execute(self, sql, params=()):
         return await self.database._run(self.database._execute, sql, params)
+
+    @asynccontextmanager
+    async def transaction(self):
+        # The session holds the thread's turn, so nothing else runs on its connection until the block ends;
+        # Django's atomic() is entered and left on that one thread.
+        atomic = transaction.atomic()
+        await self.database._run(atomic.__enter__)
+        try:
+            yield
+        except BaseException as error:
+            await self.database._run(atomic.__exit__, type(error), error, error.__traceback__)
+            raise
+        else:
+            await self.database._run(atomic.__exit__, None, None, None)
 
 
 class SerialOcppDatabase(OcppDatabase):

@@ -13,7 +13,9 @@ ProtocolError but an out-of-range value as a FormationViolation. Powerfill parse
   PropertyConstraintViolation, an unexpected field -> FormationViolation.
 """
 
+import asyncio
 import json
+from contextvars import ContextVar
 from functools import cache
 
 import fastjsonschema
@@ -129,8 +131,44 @@ def _is_date_time(value) -> bool:
 def _validator(message_type_id: int, action: str):
     """The library's JSON schema for the action, compiled to Python (fastjsonschema is an order of magnitude faster
     than interpreting it), and checking date-time values too, which the library leaves out."""
-    schema = get_validator(message_type_id, action, "1.6").schema
+    schema = _with_integer_bounds(get_validator(message_type_id, action, "1.6").schema)
     return fastjsonschema.compile(schema, formats={"date-time": _is_date_time})
+
+
+class PendingCall:
+    """A CSMS-initiated call waiting for its turn: `send_by` ends the wait for the turn; once the CALL is sent
+    it no longer applies (the charger's answer has its own timeout)."""
+
+    def __init__(self, send_by: asyncio.Timeout):
+        self.send_by = send_by
+        self.sent = False
+
+    def mark_sent(self) -> None:
+        if self.send_by.expired():
+            raise TimeoutError("Not sent: its time was up.")
+        self.send_by.reschedule(None)
+        self.sent = True
+
+
+# The call the running task is about to send (set by the consumer around ChargePoint.call).
+pending_call: ContextVar[PendingCall] = ContextVar("pending_call")
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _with_integer_bounds(schema):
+    """A copy of the schema where every integer is a 32-bit one, as OCPP 1.6's "integer" is (section 3.3 of the
+    JSON specification): the schemas leave the range open, and a larger number would fail at the database, as an
+    InternalError instead of the charger's own mistake."""
+    if isinstance(schema, list):
+        return [_with_integer_bounds(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    bounded = {key: _with_integer_bounds(value) for key, value in schema.items()}
+    if bounded.get("type") == "integer":
+        bounded.setdefault("minimum", INT32_MIN)
+        bounded.setdefault("maximum", INT32_MAX)
+    return bounded
 
 
 def _schema_error(error: JsonSchemaValueException) -> OCPPError:

@@ -330,26 +330,32 @@ async def transaction_stop(
     never applied to another transaction; a repeated stop changes nothing. The idTagInfo is judged with this
     session already ended, so the tag's own session does not count against its concurrency limit."""
     tx_table = Transaction._meta.db_table
-    stopped = await db.fetchone(
-        f"UPDATE {tx_table} SET stopped_at = %s, meter_stop = %s, stop_reason = %s, stop_id_tag = %s, "
-        "stop_event_actor = %s WHERE id = %s AND charge_box_id = %s AND stopped_at IS NULL RETURNING connector_id",
-        [
-            plausible_or_now(parse_charger_time(timestamp)),
-            meter_stop,
-            reason or "Local",
-            id_tag or "",
-            StopEventActor.STATION,
-            transaction_id,
-            charge_box.pk,
-        ],
-    )
-    if stopped is not None:
-        readings = meter_values_statement(
-            charge_box=charge_box, connector_id=stopped[0], transaction_id=transaction_id, meter_value=transaction_data
+    # The stop and the readings it carries are stored together: a charger that is not answered sends the stop
+    # again, and then finds the transaction still open instead of ended without its readings.
+    async with db.transaction():
+        stopped = await db.fetchone(
+            f"UPDATE {tx_table} SET stopped_at = %s, meter_stop = %s, stop_reason = %s, stop_id_tag = %s, "
+            "stop_event_actor = %s WHERE id = %s AND charge_box_id = %s AND stopped_at IS NULL RETURNING connector_id",
+            [
+                plausible_or_now(parse_charger_time(timestamp)),
+                meter_stop,
+                reason or "Local",
+                id_tag or "",
+                StopEventActor.STATION,
+                transaction_id,
+                charge_box.pk,
+            ],
         )
-        if readings is not None:
-            await db.execute(*readings)
-    elif not await db.fetchone(
+        if stopped is not None:
+            readings = meter_values_statement(
+                charge_box=charge_box,
+                connector_id=stopped[0],
+                transaction_id=transaction_id,
+                meter_value=transaction_data,
+            )
+            if readings is not None:
+                await db.execute(*readings)
+    if stopped is None and not await db.fetchone(
         f"SELECT 1 FROM {tx_table} WHERE id = %s AND charge_box_id = %s", [transaction_id, charge_box.pk]
     ):
         await ocpp_db(unknown_stop_record)(

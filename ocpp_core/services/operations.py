@@ -9,6 +9,7 @@ No database transaction is held while waiting for chargers: preparing, waiting a
 """
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -24,7 +25,9 @@ from ..consumers import charge_box_group
 from ..models import ChargeBox, OperationTask
 from ..operations import OPERATIONS, OperationRefused
 
-# The consumer gives the charger OCPP_CALL_TIMEOUT; we wait a little longer for the consumer's report.
+# A call waits at most SEND_WITHIN_SECONDS for the charger's earlier calls, then the charger has OCPP_CALL_TIMEOUT
+# to answer; we wait REPLY_MARGIN_SECONDS longer than both for the consumer's report.
+SEND_WITHIN_SECONDS = 3.0
 REPLY_MARGIN_SECONDS = 5.0
 
 
@@ -113,7 +116,7 @@ def operation_response(task: OperationTask) -> dict:
 
 async def _call_chargers(action: str, calls: list[tuple[int, dict]]) -> list[dict]:
     layer = get_channel_layer()
-    wait = settings.OCPP_CALL_TIMEOUT + REPLY_MARGIN_SECONDS
+    wait = SEND_WITHIN_SECONDS + settings.OCPP_CALL_TIMEOUT + REPLY_MARGIN_SECONDS
 
     async def call(charge_box_pk: int, payload: dict) -> dict:
         # The default prefix matters: channels_redis reads each process's channels of one prefix in one loop, and a
@@ -122,7 +125,16 @@ async def _call_chargers(action: str, calls: list[tuple[int, dict]]) -> list[dic
         request_id = uuid.uuid4().hex
         await layer.group_send(
             charge_box_group(charge_box_pk),
-            {"type": "ocpp.call", "action": action, "payload": payload, "reply_to": reply_to, "request_id": request_id},
+            {
+                "type": "ocpp.call",
+                "action": action,
+                "payload": payload,
+                "reply_to": reply_to,
+                "request_id": request_id,
+                # The consumer sends a charger one call at a time. One still waiting for its turn at send_by is
+                # not sent at all: after that, its answer could not come back before we stop waiting.
+                "send_by": time.time() + SEND_WITHIN_SECONDS,
+            },
         )
         try:
             async with asyncio.timeout(wait):

@@ -268,6 +268,37 @@ def test_several_chargers_offline_callerror_and_timeout(daphne_server, world, ac
     assert silent_body["exceptions"][0]["exceptionMessage"].startswith("No answer within 3 s")
 
 
+def test_a_call_still_queued_when_its_time_is_up_is_never_sent(daphne_server, world):
+    """The charger gets one call at a time. A call that waited behind silent ones until the operation gave up on it
+    must not reach the charger afterwards: the operator was told it failed."""
+    _, token = world
+
+    def clear_cache():
+        return api_call(daphne_server, "POST", "/api/v1/operations/ClearCache", token, {"chargeBoxIdList": ["OP-1"]})
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1") as charger:
+            await charger.boot()
+            loop = asyncio.get_running_loop()
+            requests = [loop.run_in_executor(None, clear_cache)]
+            await charger.next_call()  # the first is at the charger, which never answers
+            requests += [loop.run_in_executor(None, clear_cache) for _ in range(2)]
+            answers = await asyncio.gather(*requests)
+            calls = 1
+            while True:
+                try:
+                    await charger.next_call(timeout=1)
+                    calls += 1
+                except TimeoutError:
+                    return answers, calls
+
+    answers, calls = run(scenario())
+    messages = [body["exceptions"][0]["exceptionMessage"] for _, body in answers]
+    assert messages[0] == "No answer within 3 s."
+    assert sorted(messages[1:]) == ["No answer within 3 s.", "Not sent: the charger was busy with earlier calls."]
+    assert calls == 2  # the first, then one of the two waiting; the third never
+
+
 def test_a_call_in_flight_fails_cleanly_when_the_charger_reconnects(daphne_server, world):
     _, token = world
 
