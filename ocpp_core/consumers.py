@@ -24,6 +24,7 @@ from .choices import OcppProtocol
 from .db import ocpp_db
 from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call
 from .services.connections import Handshake, Refusal, charger_connected, charger_disconnected, handshake_admit
+from .services.message_log import message_log
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             task.cancel()
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await ocpp_db(charger_disconnected)(charge_box_pk=self.charge_box.pk, connection_id=self.connection_id)
+        await message_log.flush()  # the last frames of a socket are the ones an operator looks for
 
     # Messages from the channel layer
 

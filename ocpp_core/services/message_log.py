@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..choices import MessageDirection
-from ..db import INTEGRITY_ERRORS, ocpp_database, ocpp_db
+from ..db import REFUSED_WRITE_ERRORS, ocpp_database, ocpp_db
 from ..models import ChargeBox, OcppMessage
 
 logger = logging.getLogger(__name__)
@@ -48,9 +48,9 @@ class MessageLog:
                 charge_box_pk,
                 direction,
                 message_type,
-                unique_id[:64] if isinstance(unique_id, str) else "",
-                action[:64] if isinstance(action, str) else "",
-                frame,
+                _storable(unique_id)[:64],
+                _storable(action)[:64],
+                _storable(frame),
                 timezone.now(),
             )
         )
@@ -67,19 +67,42 @@ class MessageLog:
     async def _flush_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
         await self.flush()
+        if self._pending:  # recorded while this flush was writing: nobody else will schedule them
+            self._schedule(FLUSH_INTERVAL)
 
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
         if not batch:
             return
-        database = ocpp_database()
         try:
-            await database.insert_rows(OcppMessage._meta.db_table, LOG_COLUMNS, batch)
-        except INTEGRITY_ERRORS:  # frames of a charger deleted meanwhile: keep the others
-            kept = await ocpp_db(_existing_chargers)(rows=batch)
-            await database.insert_rows(OcppMessage._meta.db_table, LOG_COLUMNS, kept)
+            await _insert_keeping_good_rows(ocpp_database(), batch)
         except Exception:  # the log must never take a charger down with it
             logger.exception("Could not write %d OCPP log messages", len(batch))
+
+
+async def _insert_keeping_good_rows(database, rows: list[LogRow]) -> None:
+    """Insert the rows; should the database refuse the batch (frames of a charger deleted meanwhile), the frames of
+    chargers that exist are written, and any row refused still is found by halving, so one cannot lose the rest."""
+    try:
+        await database.insert_rows(OcppMessage._meta.db_table, LOG_COLUMNS, rows)
+        return
+    except REFUSED_WRITE_ERRORS:
+        if len(rows) == 1:
+            logger.warning("OCPP log message refused by the database: %.200r", rows[0])
+            return
+    kept = await ocpp_db(_existing_chargers)(rows=rows)
+    if len(kept) < len(rows):
+        if kept:
+            await _insert_keeping_good_rows(database, kept)
+        return
+    half = len(rows) // 2
+    await _insert_keeping_good_rows(database, rows[:half])
+    await _insert_keeping_good_rows(database, rows[half:])
+
+
+def _storable(text) -> str:
+    """PostgreSQL's text cannot hold NUL, which a broken frame may carry: kept visible, escaped."""
+    return text.replace("\x00", "\\u0000") if isinstance(text, str) else ""
 
 
 def _existing_chargers(*, rows: list[LogRow]) -> list[LogRow]:
