@@ -4,6 +4,7 @@ and errors as the specification has them (ocpp_j.py), every frame logged, and th
 import json
 import logging
 import re
+import time
 from functools import cache
 
 from django.conf import settings
@@ -72,6 +73,7 @@ class ChargerSession(ChargePoint):
         super().__init__(charge_box.charge_box_id, connection, response_timeout=settings.OCPP_CALL_TIMEOUT)
         self.charge_box = charge_box
         self.database = ocpp_database()
+        self._triggered_until: dict[str, float] = {}  # action -> time.monotonic() until which it may come
 
     async def receive(self, raw: str) -> None:
         """Serve one frame. One that breaks something unexpected is logged and the conversation goes on: a bad
@@ -120,10 +122,18 @@ class ChargerSession(ChargePoint):
 
     def _check_registration(self, message: Call) -> None:
         status = self.charge_box.registration_status
-        if status != RegistrationStatus.accepted and message.action not in ALLOWED_BEFORE_ACCEPTANCE:
-            raise SecurityError(
-                description=f"Registration status is {status}: only BootNotification is accepted until Accepted."
-            )
+        if status == RegistrationStatus.accepted or message.action in ALLOWED_BEFORE_ACCEPTANCE:
+            return
+        if status == RegistrationStatus.pending and self._triggered_until.get(message.action, 0) > time.monotonic():
+            return  # OCPP 1.6, 4.2.1: a Pending charger sends what the central system asked for by TriggerMessage
+        raise SecurityError(
+            description=f"Registration status is {status}: only BootNotification is accepted until Accepted."
+        )
+
+    def expect_triggered(self, action: str) -> None:
+        """The charger accepted a TriggerMessage for `action`: it may send that message for a while, even
+        before its registration is accepted."""
+        self._triggered_until[action] = time.monotonic() + settings.OCPP_CALL_TIMEOUT
 
     async def _send(self, message: str):
         # Frames we send were made by json.dumps from [type, id, ...]: their head names type, id and action.

@@ -20,6 +20,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import CallError
 from ocpp.v16 import call as ocpp_call
 
+from .channel_groups import charge_box_group
 from .choices import OcppProtocol
 from .db import ocpp_db
 from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call
@@ -29,12 +30,10 @@ from .services.message_log import message_log
 logger = logging.getLogger(__name__)
 
 SUBPROTOCOLS = (OcppProtocol.OCPP16J.value,)
+TRIGGERS = frozenset({"TriggerMessage", "ExtendedTriggerMessage"})
+# The message a trigger asks for, where its name differs from the action the charger sends.
+TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
 _UNIQUE_ID_AT_START = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
-
-
-def charge_box_group(charge_box_pk: int) -> str:
-    """The channel-layer group of a charger: whichever process holds its socket is its only member."""
-    return f"chargebox.{charge_box_pk}"
 
 
 class OcppConsumer(AsyncWebsocketConsumer):
@@ -145,6 +144,17 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.close(code=4000)
 
+    async def registration_changed(self, event):
+        """The operator changed the registration status: the next messages are judged by it (a charger learns it
+        itself from its next BootNotification)."""
+        self.charge_box.registration_status = event["status"]
+
+    async def charger_removed(self, event):
+        logger.info("%s was deleted; closing its socket", self.charge_box.charge_box_id)
+        self.replaced = True  # nothing more goes to this charger
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.close(code=4001)
+
     async def ocpp_call(self, event):
         """A CSMS-initiated operation: send the CALL, and report the answer on event["reply_to"]."""
         if self.replaced:
@@ -170,6 +180,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 finally:
                     pending_call.reset(token)
             reply |= {"outcome": "result", "payload": snake_to_camel_case(remove_nones(serialize_as_dict(result)))}
+            if event["action"] in TRIGGERS and reply["payload"].get("status") == "Accepted":
+                requested = event["payload"]["requestedMessage"]
+                self.session.expect_triggered(TRIGGERED_ACTIONS.get(requested, requested))
         except OCPPError as error:
             reply |= {
                 "outcome": "call_error",

@@ -18,16 +18,19 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from ocpp.v16.enums import RegistrationStatus
 
 from powerfill.accounts.models import Account
 
-from ..consumers import charge_box_group
+from ..channel_groups import charge_box_group
 from ..models import ChargeBox, OperationTask
 from ..operations import OPERATIONS, OperationRefused
 
 # A call waits at most SEND_WITHIN_SECONDS for the charger's earlier calls, then the charger has OCPP_CALL_TIMEOUT
 # to answer; we wait REPLY_MARGIN_SECONDS longer than both for the consumer's report.
 SEND_WITHIN_SECONDS = 3.0
+# OCPP 1.6, 4.2.1: a Pending charger takes configuration and triggers, but no transactions from the central system.
+NOT_WHILE_PENDING = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
 REPLY_MARGIN_SECONDS = 5.0
 
 
@@ -63,8 +66,13 @@ def operation_run(*, account: Account, action: str, params: dict, requested_by: 
         if not charge_box.is_connected:
             outcomes.exceptions.append(_exception(charge_box_id, "The charge box is not connected."))
             continue
-        if charge_box.registration_status == "Rejected":
+        if charge_box.registration_status == RegistrationStatus.rejected:
             outcomes.exceptions.append(_exception(charge_box_id, "The charge box's registration is Rejected."))
+            continue
+        if charge_box.registration_status == RegistrationStatus.pending and action in NOT_WHILE_PENDING:
+            outcomes.exceptions.append(
+                _exception(charge_box_id, f"The charge box's registration is Pending: no {action} until Accepted.")
+            )
             continue
         try:
             payload = operation.payload(params=params, charge_box=charge_box, task=task)

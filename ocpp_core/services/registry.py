@@ -13,6 +13,7 @@ from ..choices import StopEventActor
 from ..models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
 from ..selectors import ocpp_tag_by_id_tag, with_latest_meter
 from ..validators import charger_password_validator
+from .socket_events import charger_removed_announce, registration_status_announce
 
 UNSET = object()
 
@@ -36,7 +37,10 @@ def charge_box_update(*, charge_box: ChargeBox, data: dict) -> ChargeBox:
     if "auth_password" in data:
         _set_charger_password(charge_box, data.pop("auth_password"))
         charge_box.save(update_fields=["auth_password_hash", "updated_at"])
+    status_before = charge_box.registration_status
     model_update(instance=charge_box, data=data)
+    if charge_box.registration_status != status_before:
+        registration_status_announce(charge_box=charge_box)
     return charge_box
 
 
@@ -49,7 +53,9 @@ def charge_box_delete(*, charge_box: ChargeBox) -> None:
             f"Charge box {charge_box.charge_box_id} has {count} transaction(s) and cannot be deleted; "
             "set its registration status to Rejected to refuse it instead."
         )
+    charge_box_pk = charge_box.pk
     charge_box.delete()
+    charger_removed_announce(charge_box_pk=charge_box_pk)
 
 
 def _set_charger_password(charge_box: ChargeBox, raw_password: str | None) -> None:

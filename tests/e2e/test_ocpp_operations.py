@@ -31,6 +31,7 @@ from .ocpp_client import handshake_status, raw_charger, run
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 
+STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
 IN_AN_HOUR = (timezone.now() + timedelta(hours=1)).isoformat()
 
 
@@ -610,3 +611,96 @@ def test_get_configuration_is_kept_on_the_charge_box(daphne_server, world):
     )
     box.refresh_from_db()
     assert box.configuration == {"ChargeProfileMaxStackLevel": {"value": "3", "readonly": True}}
+
+
+def test_a_pending_charger_sends_what_it_was_triggered_for_and_takes_no_remote_start(daphne_server, world):
+    box, token = world
+    ChargeBox.objects.filter(pk=box.pk).update(registration_status="Pending")
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1") as charger:
+            boot = await charger.boot()
+            before = await charger.call("StatusNotification", STATUS)  # not asked for: refused
+            loop = asyncio.get_running_loop()
+            trigger = loop.run_in_executor(
+                None,
+                api_call,
+                daphne_server,
+                "POST",
+                "/api/v1/operations/TriggerMessage",
+                token,
+                {"chargeBoxIdList": ["OP-1"], "triggerMessage": "StatusNotification", "connectorId": 1},
+            )
+            call = await charger.next_call()
+            await charger.reply(call, {"status": "Accepted"})
+            await trigger
+            triggered = await charger.call("StatusNotification", STATUS)
+            heartbeat = await charger.call("Heartbeat", {})  # not asked for: still refused
+            remote_start = await loop.run_in_executor(
+                None,
+                api_call,
+                daphne_server,
+                "POST",
+                "/api/v1/operations/RemoteStartTransaction",
+                token,
+                {"chargeBoxIdList": ["OP-1"], "idTag": "DRIVER"},
+            )
+            return boot, before, triggered, heartbeat, remote_start
+
+    boot, before, triggered, heartbeat, (status, body) = run(scenario())
+    assert boot[2]["status"] == "Pending"
+    assert before[:3] == [4, before[1], "SecurityError"]
+    assert triggered[0] == 3
+    assert heartbeat[:3] == [4, heartbeat[1], "SecurityError"]
+    assert status == 200 and body["successResponses"] == []
+    assert body["exceptions"] == [
+        {
+            "chargeBoxId": "OP-1",
+            "exceptionMessage": "The charge box's registration is Pending: no RemoteStartTransaction until Accepted.",
+        }
+    ]
+
+
+def test_the_operator_rejecting_a_connected_charger_applies_at_once(daphne_server, world):
+    box, token = world
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1") as charger:
+            await charger.boot()
+            accepted = await charger.call("Heartbeat", {})
+            loop = asyncio.get_running_loop()
+            status, _ = await loop.run_in_executor(
+                None,
+                api_call,
+                daphne_server,
+                "PATCH",
+                f"/api/v1/chargeBoxes/{box.pk}",
+                token,
+                {"registrationStatus": "Rejected"},
+            )
+            refused = await charger.call("Heartbeat", {})
+            return accepted, status, refused
+
+    accepted, status, refused = run(scenario())
+    assert accepted[0] == 3 and status == 200
+    assert refused[:3] == [4, refused[1], "SecurityError"]
+
+
+def test_deleting_a_connected_charge_box_closes_its_socket(daphne_server, world):
+    box, token = world
+    ChargeBox.objects.filter(charge_box_id="OP-OFFLINE").delete()
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1") as charger:
+            await charger.boot()
+            loop = asyncio.get_running_loop()
+            status, _ = await loop.run_in_executor(
+                None, api_call, daphne_server, "DELETE", f"/api/v1/chargeBoxes/{box.pk}", token, None
+            )
+            await asyncio.wait_for(charger.socket.wait_closed(), 5)
+            return status, charger.socket.close_code
+
+    status, close_code = run(scenario())
+    assert status in (200, 204)
+    assert close_code == 4001
+    assert not ChargeBox.objects.filter(pk=box.pk).exists()
