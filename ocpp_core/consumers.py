@@ -47,7 +47,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if not any(protocol in SUBPROTOCOLS for protocol in handshake.subprotocols):
             await self._refuse(Refusal.NO_SUBPROTOCOL)
             return
-        charge_box, refusal = await ocpp_db(handshake_admit)(handshake=handshake)
+        charge_box, refusal = await handshake_admit(handshake=handshake)
         if refusal is not None:
             logger.info("Refused %r from %s: %s", handshake.charge_box_id, handshake.remote_address, refusal.name)
             await self._refuse(refusal)
