@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from urllib.parse import unquote
 
 from channels.consumer import get_handler_name
@@ -24,7 +23,15 @@ from .channel_groups import charge_box_group
 from .choices import OcppProtocol
 from .db import ocpp_db
 from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call
-from .services.connections import Handshake, Refusal, charger_connected, charger_disconnected, handshake_admit
+from .services.connections import (
+    Handshake,
+    Refusal,
+    charger_connected,
+    charger_disconnected,
+    handshake_admit,
+    new_connection_id,
+    server_lease_hold,
+)
 from .services.message_log import message_log
 
 logger = logging.getLogger(__name__)
@@ -55,7 +62,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         from .central_system import ChargerSession
 
         self.charge_box = charge_box
-        self.connection_id = uuid.uuid4().hex
+        self.connection_id = new_connection_id()
         self.group = charge_box_group(charge_box.pk)
         self.calls_in_flight: set[asyncio.Task] = set()
         await self.accept(subprotocol=SUBPROTOCOLS[0])
@@ -65,6 +72,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 self.group, {"type": "socket.replaced", "connection_id": self.connection_id}
             )
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await server_lease_hold()
         await ocpp_db(charger_connected)(
             charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
         )

@@ -7,6 +7,7 @@ from .charge_boxes import (
     Connector,
     ConnectorStatus,
     InstalledCertificate,
+    ServerProcess,
     UnknownChargeBox,
 )
 from .charging_profiles import ChargingProfile, ChargingProfileAssignment
@@ -28,6 +29,7 @@ __all__ = [
     "LocalAuthListEntry",
     "MeterValue",
     "OcppMessage",
+    "ServerProcess",
     "OcppTag",
     "OcppTagGroup",
     "OperationTask",

@@ -228,6 +228,24 @@ class UnknownChargeBox(models.Model):
         return self.charge_box_id
 
 
+class ServerProcess(models.Model):
+    """A server process holding charger sockets, alive while it renews its lease. A process that dies without
+    closing its sockets (killed, out of memory, a host lost) stops renewing; the chargers it held are then marked
+    disconnected (ocpp_core.services.connections.stale_connections_release)."""
+
+    instance_id = models.CharField(max_length=12, primary_key=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    renewed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self):
+        return f"{self.host}:{self.pid} ({self.instance_id})"
+
+
 class InstalledCertificate(models.Model):
     """A certificate a charger reported in GetInstalledCertificateIds (security whitepaper); DeleteCertificate
     names it by this primary key, as SteVe's installedCertificateId."""

@@ -3,10 +3,15 @@
 import asyncio
 import hashlib
 import hmac
+import logging
+import os
+import socket
 import threading
+import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 
 from django.conf import settings
@@ -15,8 +20,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..db import ocpp_db
-from ..models import ChargeBox, UnknownChargeBox
+from ..models import ChargeBox, ServerProcess, UnknownChargeBox
 from .registry import charge_box_create
+
+logger = logging.getLogger(__name__)
 
 
 class Refusal(Enum):
@@ -125,6 +132,17 @@ def unknown_charger_seen(*, handshake: Handshake) -> None:
         UnknownChargeBox.objects.get_or_create(charge_box_id=charge_box_id, defaults=details)
 
 
+# This server process, in the connection ids of the sockets it holds: when it stops renewing its lease, whoever
+# looks next (another process starting, the Celery beat task) marks its chargers disconnected.
+SERVER_INSTANCE = uuid.uuid4().hex[:12]
+LEASE_RENEW_SECONDS = 20
+LEASE_SECONDS = 90  # several renewals missed: the process is gone (or stuck so long its chargers gave up)
+
+
+def new_connection_id() -> str:
+    return f"{SERVER_INSTANCE}.{uuid.uuid4().hex[:23]}"
+
+
 def charger_connected(*, charge_box: ChargeBox, connection_id: str, protocol: str) -> None:
     """Mark the charger connected through this socket (a newer socket of the same charger takes over)."""
     ChargeBox.objects.filter(pk=charge_box.pk).update(
@@ -139,6 +157,60 @@ def charger_disconnected(*, charge_box_pk: int, connection_id: str) -> bool:
             is_connected=False, connection_id="", disconnected_at=timezone.now()
         )
     )
+
+
+def server_lease_renew(*, now=None) -> None:
+    """This process is alive: its sockets' connected flags hold for another LEASE_SECONDS."""
+    now = now or timezone.now()
+    ServerProcess.objects.update_or_create(
+        instance_id=SERVER_INSTANCE,
+        defaults={"renewed_at": now},
+        create_defaults={"renewed_at": now, "started_at": now, "host": socket.gethostname()[:255], "pid": os.getpid()},
+    )
+
+
+@transaction.atomic
+def stale_connections_release(*, now=None) -> int:
+    """Mark disconnected the chargers whose socket was held by a server process that stopped renewing its lease
+    (killed, crashed, its host lost): nobody else would, until the charger reconnects. Returns how many."""
+    now = now or timezone.now()
+    ServerProcess.objects.filter(renewed_at__lt=now - timedelta(seconds=LEASE_SECONDS)).delete()
+    stale = ChargeBox.objects.filter(is_connected=True)
+    for instance_id in ServerProcess.objects.values_list("instance_id", flat=True):
+        stale = stale.exclude(connection_id__startswith=f"{instance_id}.")
+    released = stale.update(is_connected=False, connection_id="", disconnected_at=now)
+    if released:
+        logger.warning("Marked %d chargers disconnected: the server process holding them is gone", released)
+    return released
+
+
+_server_leases: dict[asyncio.AbstractEventLoop, tuple[asyncio.Future, asyncio.Task]] = {}
+
+
+async def server_lease_hold() -> None:
+    """Returns once this process holds its lease (the first call on the event loop takes it and keeps renewing
+    it), so that no charger is marked connected by a process a sweep would take for dead."""
+    loop = asyncio.get_running_loop()
+    if loop not in _server_leases:
+        registered = loop.create_future()
+        _server_leases[loop] = (registered, loop.create_task(_renew_lease(registered)))
+    await asyncio.shield(_server_leases[loop][0])
+
+
+async def _renew_lease(registered: asyncio.Future) -> None:
+    while True:
+        try:
+            await ocpp_db(server_lease_renew)()
+            if not registered.done():
+                registered.set_result(None)
+                # A process that started: chargers of one that died before it may still be marked connected.
+                await ocpp_db(stale_connections_release)()
+        except Exception:
+            logger.exception("Could not renew this server's lease")
+        finally:
+            if not registered.done():  # connections go on without the lease rather than waiting for the database
+                registered.set_result(None)
+        await asyncio.sleep(LEASE_RENEW_SECONDS)
 
 
 def client_certificate_header() -> str:

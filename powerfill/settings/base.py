@@ -174,6 +174,7 @@ OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS = env.bool("OCPP_ACCEPT_CERTIFICATE_SIG
 
 CELERY_BEAT_SCHEDULE = {
     "prune-ocpp-message-log": {"task": "ocpp_core.tasks.message_log_prune", "schedule": 3600},
+    "release-stale-ocpp-connections": {"task": "ocpp_core.tasks.stale_connections_release", "schedule": 60},
 }
 
 # API rate limit per account, counted in the default cache (Redis in production, so every process shares it).
