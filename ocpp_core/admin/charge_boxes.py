@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -22,6 +23,7 @@ from ..models import (
 )
 from ..services import registry as services
 from ..services.connections import unknown_charger_adopt
+from ..services.socket_events import registration_status_announce
 from ..validators import charger_password_validator
 from .common import ReadOnlyAdminMixin, admin_link, changelist_link, resolver_table
 from .operations import operations_view
@@ -211,6 +213,8 @@ class ChargeBoxAdmin(AccountScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        if change and "registration_status" in form.changed_data:
+            registration_status_announce(charge_box=obj)
         if form.cleaned_data.get("clear_auth_password"):
             services.charge_box_update(charge_box=obj, data={"auth_password": None})
         elif form.cleaned_data.get("new_auth_password"):
@@ -218,6 +222,12 @@ class ChargeBoxAdmin(AccountScopedAdmin):
 
     def delete_model(self, request, obj):
         services.charge_box_delete(charge_box=obj)
+
+    def delete_queryset(self, request, queryset):
+        # Through the service, one by one: its checks (kept history) and the closing of connected sockets apply.
+        with transaction.atomic():
+            for charge_box in queryset:
+                services.charge_box_delete(charge_box=charge_box)
 
 
 class AdoptActionForm(admin.helpers.ActionForm):
@@ -228,7 +238,11 @@ class AdoptActionForm(admin.helpers.ActionForm):
 
 @admin.register(UnknownChargeBox)
 class UnknownChargeBoxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Chargers that dialled in with an unregistered identity. Adopting one registers it, in one click."""
+    """Chargers that dialled in with an unregistered identity. Adopting one registers it, in one click.
+
+    They belong to no account yet (the WebSocket URL names none), so every operator sees them; a staff operator
+    adopts into their own account only, and only a superuser chooses the adopting account.
+    """
 
     list_display = (
         "charge_box_id",
@@ -244,16 +258,30 @@ class UnknownChargeBoxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ("adopt",)
     action_form = AdoptActionForm
 
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_staff
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        action_form = getattr(response, "context_data", {}).get("action_form")
+        if action_form is not None and not request.user.is_superuser:
+            del action_form.fields["account"]  # the choices would name every other account
+        return response
 
-    @admin.action(description="Adopt: register the selected chargers")
+    def has_adopt_permission(self, request):
+        return request.user.has_perm("ocpp_core.add_chargebox")
+
+    def _adopting_account(self, request):
+        if not request.user.is_superuser:
+            return request.user.account  # whatever was posted
+        # Django has validated the action form, this field included, before it runs the action.
+        return AdoptActionForm.base_fields["account"].clean(request.POST.get("account")) or request.user.account
+
+    @admin.action(description="Adopt: register the selected chargers", permissions=("adopt",))
     def adopt(self, request, queryset):
-        account = request.user.account
-        if request.user.is_superuser and request.POST.get("account"):
-            account = Account.objects.filter(pk=request.POST["account"]).first()
+        account = self._adopting_account(request)
         if account is None:
-            self.message_user(request, "Choose the account that adopts them.", level=messages.ERROR)
+            if request.user.is_superuser:
+                self.message_user(request, "Choose the account that adopts them.", level=messages.ERROR)
+            else:
+                self.message_user(request, "Your login belongs to no account.", level=messages.ERROR)
             return
         adopted, refused = [], []
         for unknown in queryset:

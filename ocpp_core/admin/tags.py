@@ -76,7 +76,8 @@ class OcppTagAdmin(ImportExportMixin, AccountScopedAdmin):
         "note",
     )
     list_select_related = ("user", "parent", "account")
-    list_filter = (BlockedFilter, ExpiredFilter, InTransactionFilter, "groups")
+    # Related-only: the choices come from this admin's queryset, so an operator is offered only their own groups.
+    list_filter = (BlockedFilter, ExpiredFilter, InTransactionFilter, ("groups", admin.RelatedOnlyFieldListFilter))
     search_fields = ("id_tag", "note", "user__first_name", "user__last_name", "user__email")
     autocomplete_fields = ("parent", "user")
     fields = (
@@ -160,6 +161,7 @@ class UserAdmin(AccountScopedAdmin):
     list_select_related = ("account",)
     search_fields = ("first_name", "last_name", "email", "phone", "note", "ocpp_tags__id_tag")
     list_filter = ("created_at",)
+    ordering = ("last_name", "first_name", "pk")  # Meta.ordering does not survive the Count below (autocomplete)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(tags_total=Count("ocpp_tags"))
@@ -190,6 +192,7 @@ class OcppTagGroupAdmin(AccountScopedAdmin):
     list_select_related = ("account",)
     search_fields = ("name", "ocpp_tags__id_tag")
     list_filter = ("created_at",)
+    ordering = ("name",)  # Meta.ordering does not survive the Counts below (autocomplete)
     filter_horizontal = ("ocpp_tags",)
     inlines = (OcppTagGroupPermissionInline,)
 

@@ -45,7 +45,14 @@ class TransactionAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
         "stop_reason",
     )
     list_select_related = ("charge_box",)
-    list_filter = (RunningFilter, "start_status", "stop_event_actor", "started_at", "charge_box")
+    # Related-only: the choices come from this admin's queryset, so an operator is offered only their own stations.
+    list_filter = (
+        RunningFilter,
+        "start_status",
+        "stop_event_actor",
+        "started_at",
+        ("charge_box", admin.RelatedOnlyFieldListFilter),
+    )
     search_fields = ("id_tag", "charge_box__charge_box_id", "=pk")
     date_hierarchy = "started_at"
     actions = ("stop_manually",)

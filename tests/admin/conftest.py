@@ -40,7 +40,9 @@ MAKERS = {
     "ocpp_core.connectorstatus": lambda account: ConnectorStatusFactory(charge_box__account=account),
     "ocpp_core.unknownchargebox": lambda account: UnknownChargeBoxFactory(),
     "ocpp_core.reservation": lambda account: ReservationFactory(charge_box__account=account),
-    "ocpp_core.chargingprofile": lambda account: ChargingProfileFactory(account=account),
+    "ocpp_core.chargingprofile": lambda account: ChargingProfileFactory(
+        account=account, description=f"Profile of {account}"
+    ),
     "ocpp_core.ocppmessage": lambda account: OcppMessageFactory(charge_box__account=account),
     "ocpp_core.chargerevent": lambda account: ChargerEventFactory(charge_box__account=account),
     "ocpp_core.operationtask": lambda account: OperationTaskFactory(account=account),
