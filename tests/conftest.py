@@ -1,9 +1,26 @@
+from pathlib import Path
+
 import pytest
 from rest_framework.test import APIClient
 
 from powerfill.accounts.services import api_token_create
 
 from .factories import AccountFactory
+
+
+def pytest_sessionfinish(session):
+    """The SQLite test database is a file of this run in the temp dir (powerfill/settings/test.py). Destroying it
+    removes that file, not the -wal and -shm files SQLite keeps beside it while connections are open, which server
+    processes that were terminated leave behind."""
+    from django.conf import settings
+
+    if not settings.configured or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if not name or Path(name).exists():  # not created, or kept (--reuse-db)
+        return
+    for suffix in ("-wal", "-shm"):
+        Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

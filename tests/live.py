@@ -1,6 +1,7 @@
 """Real server processes for end-to-end tests: Daphne or uvicorn serving powerfill.asgi on a free port, against the
 test database (tests using them need `transactional_db`, so what they create is committed and visible)."""
 
+import http.client
 import os
 import socket
 import subprocess
@@ -14,10 +15,20 @@ from django.db import connection
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def listening_socket() -> socket.socket:
+    """A socket listening on a free port of 127.0.0.1, for a child server to adopt (--fd).
+
+    The port is never released between choosing it and serving on it, so no other process can take it meanwhile,
+    and whatever answers on it is the child that was handed the socket.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.listen(128)  # Daphne (Twisted's adoptStreamPort) takes over a socket that already listens
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def database_url_for_children() -> str:
@@ -32,22 +43,30 @@ def database_url_for_children() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
-def _wait_until_listening(port: int, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
+def _wait_until_serving(port: int, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
+    """Wait for an HTTP answer (any status) on the child's socket. The socket listens from the start, so connecting
+    proves nothing; a request stays queued until the child accepts it and fails at once if the child died."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not listen on {port} within {timeout}s:\n{log_path.read_text()}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RuntimeError(f"server did not answer on {port} within {timeout}s:\n{log_path.read_text()}")
+        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=remaining)
+        try:
+            probe.request("GET", "/")
+            probe.getresponse().read()
+            return
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.1)
+        finally:
+            probe.close()
 
 
 @contextmanager
 def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.test", env: dict | None = None):
     """Start `server` ("daphne" or "uvicorn") in a child process; yield its base URL (http://127.0.0.1:PORT)."""
-    port = free_port()
     child_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings,
@@ -56,25 +75,22 @@ def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.t
         **(env or {}),
     }
     bin_dir = Path(sys.executable).parent
-    if server == "daphne":
-        command = [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "powerfill.asgi:application"]
-    else:
-        command = [
-            str(bin_dir / "uvicorn"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "powerfill.asgi:application",
-        ]
-    log_path = PROJECT_DIR / "tmp" / f"{server}-{port}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    with listening_socket() as sock:
+        port = sock.getsockname()[1]
+        fd = str(sock.fileno())
+        if server == "daphne":
+            command = [str(bin_dir / "daphne"), "--fd", fd, "powerfill.asgi:application"]
+        else:
+            command = [str(bin_dir / "uvicorn"), "--fd", fd, "--lifespan", "off", "powerfill.asgi:application"]
+        log_path = PROJECT_DIR / "tmp" / f"{server}-{port}.log"
+        log_path.parent.mkdir(exist_ok=True)
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=PROJECT_DIR, env=child_env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),)
+            )
+    # Only the child holds the socket now: it stops listening when the child exits.
     try:
-        _wait_until_listening(port, process, log_path)
+        _wait_until_serving(port, process, log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

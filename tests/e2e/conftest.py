@@ -93,6 +93,26 @@ def api_call(base_url: str, method: str, path: str, token: str, body: dict | Non
             return error.code, {"notJson": raw.decode(errors="replace")[:300]}
 
 
+async def operation_answered_by(charger, base_url: str, token: str, action: str, body: dict, answer: dict):
+    """Send `action` through the REST API of `base_url` while `charger` (a RawCharger) answers its CALL with `answer`.
+
+    Returns (the CALL the charger got, or None if the API answered without calling it, HTTP status, JSON body).
+    """
+    request = asyncio.get_running_loop().run_in_executor(
+        None, api_call, base_url, "POST", f"/api/v1/operations/{action}", token, body
+    )
+    next_call = asyncio.ensure_future(charger.next_call())
+    await asyncio.wait([next_call, request], return_when=asyncio.FIRST_COMPLETED)
+    call = None
+    if next_call.done():
+        call = next_call.result()
+        await charger.reply(call, answer)
+    else:
+        next_call.cancel()
+    status, response = await request
+    return call, status, response
+
+
 def eventually(check, timeout: float = 5.0, interval: float = 0.1):
     """Poll `check` until it returns something truthy (the message log is written in batches)."""
     deadline = time.monotonic() + timeout

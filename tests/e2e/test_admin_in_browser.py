@@ -121,6 +121,7 @@ def test_an_operator_sends_an_operation_from_the_admin_and_sees_the_answer(page,
     operator.groups.add(operators_group_sync())
     ChargeBoxFactory(account=account, charge_box_id="CB-UI")
     answered = threading.Event()
+    results_shown = threading.Event()
     received = []
 
     with asgi_server() as base_url:
@@ -135,7 +136,8 @@ def test_an_operator_sends_an_operation_from_the_admin_and_sees_the_answer(page,
                     call, {"configurationKey": [{"key": "HeartbeatInterval", "value": "300", "readonly": False}]}
                 )
                 answered.set()
-                await asyncio.sleep(2)
+                # Stay connected until the page showed the results: the answer is still on its way to the API.
+                await asyncio.to_thread(results_shown.wait, 30)
 
         ready = threading.Event()
         thread = threading.Thread(target=lambda: asyncio.run(charger()), daemon=True)
@@ -156,6 +158,7 @@ def test_an_operator_sends_an_operation_from_the_admin_and_sees_the_answer(page,
         page.click("#operation-form input[type=submit]")
         page.wait_for_selector("#operation-results")
         results = page.inner_text("#operation-results")
+        results_shown.set()
         thread.join(10)
 
     assert answered.is_set()

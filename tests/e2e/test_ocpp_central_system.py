@@ -19,6 +19,7 @@ from ocpp_core.models import (
     UnknownChargeBox,
 )
 from ocpp_core.selectors import with_latest_meter
+from powerfill.accounts.services import api_token_create
 
 from ..factories import (
     ChargeBoxFactory,
@@ -27,7 +28,7 @@ from ..factories import (
     OcppTagPermissionFactory,
     TransactionFactory,
 )
-from .conftest import eventually
+from .conftest import eventually, operation_answered_by
 from .ocpp_client import handshake_status, raw_charger, run
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
@@ -277,21 +278,43 @@ def test_stopping_a_transaction_we_never_issued_is_acknowledged_and_kept(daphne_
 
 
 def test_a_reconnect_replaces_the_old_socket(daphne_server, station):
+    _, token = api_token_create(account=station.account)
+
+    def connection() -> tuple[bool, str]:
+        return ChargeBox.objects.values_list("is_connected", "connection_id").get(pk=station.pk)
+
     async def scenario():
         async with raw_charger(daphne_server, "CB-1") as old:
-            await old.call("Heartbeat", {})
+            await old.call("Heartbeat", {})  # answered once the socket's connect() recorded it
+            _, old_connection_id = await asyncio.to_thread(connection)
             async with raw_charger(daphne_server, "CB-1") as new:
                 await asyncio.wait_for(old.socket.wait_closed(), 5)
-                old_code = old.socket.close_code
                 answer = await new.call("Heartbeat", {})
-                await asyncio.sleep(0.3)  # the old socket's cleanup ran meanwhile
-                connected = await asyncio.to_thread(lambda: ChargeBox.objects.get(pk=station.pk).is_connected)
-                return old_code, answer, connected
 
-    old_code, answer, connected = run(scenario())
+                def held_by_the_new_socket() -> bool:
+                    connected, connection_id = connection()
+                    return connected and connection_id not in ("", old_connection_id)
+
+                taken_over = await asyncio.to_thread(eventually, held_by_the_new_socket)
+                # An operation sent after the replacement goes to the new socket, and only there.
+                call, status, body = await operation_answered_by(
+                    new, daphne_server, token, "GetLocalListVersion", {"chargeBoxIdList": ["CB-1"]}, {"listVersion": 17}
+                )
+                # The old socket's cleanup shows no sign when it rightly leaves the record alone; an API round trip
+                # after the old socket closed, the new socket still holds the charger.
+                still_held = await asyncio.to_thread(held_by_the_new_socket)
+                return old.socket.close_code, answer, taken_over, call, (status, body), old.calls.qsize(), still_held
+
+    old_code, answer, taken_over, call, (status, body), calls_to_old, still_held = run(scenario())
     assert old_code == 4000
     assert answer[0] == 3
-    assert connected  # the stale socket's cleanup did not mark the charger offline
+    assert taken_over
+    assert status == 200, body
+    assert call is not None and call[2] == "GetLocalListVersion"
+    assert body["successResponses"] == [{"chargeBoxId": "CB-1", "response": 17}]
+    assert (body["errorResponses"], body["exceptions"]) == ([], [])
+    assert calls_to_old == 0
+    assert still_held  # the stale socket's cleanup did not mark the charger offline
 
 
 def test_malformed_frames_answer_callerror_and_the_connection_stays(daphne_server, station):
@@ -318,6 +341,18 @@ def test_malformed_frames_answer_callerror_and_the_connection_stays(daphne_serve
             '[2, "b2", "StartTransaction", {"connectorId": 1, "idTag": "A", "meterStart": 0, '
             '"timestamp": "yesterday"}]',
             "b2",
+            "PropertyConstraintViolation",
+        ),
+        (  # OCPP's integers are 32-bit: a larger meter reading is the charger's error, not ours
+            '[2, "b3", "StartTransaction", {"connectorId": 1, "idTag": "A", "meterStart": 2147483648, '
+            '"timestamp": "2026-01-01T00:00:00Z"}]',
+            "b3",
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "b4", "StatusNotification", {"connectorId": -2147483649, "errorCode": "NoError", '
+            '"status": "Available"}]',
+            "b4",
             "PropertyConstraintViolation",
         ),
     ]
@@ -449,6 +484,17 @@ class TestHandshake:
         assert run(handshake_status(uvicorn_server, "CB-1")) == 401
         assert run(handshake_status(uvicorn_server, "CB-1", password="a-charger-password-16+", username="CB-2")) == 401
         assert run(handshake_status(daphne_server, "CB-1", password="wrong-password-0000")) == 403
+
+    def test_a_changed_password_replaces_the_verified_one(self, uvicorn_server, station):
+        """The server remembers verified passwords (PBKDF2 is slow on purpose): a change must still apply at once."""
+        station.set_auth_password("first-password-0000")
+        station.save()
+        assert run(handshake_status(uvicorn_server, "CB-1", password="first-password-0000")) == "open"
+        assert run(handshake_status(uvicorn_server, "CB-1", password="first-password-0000")) == "open"  # remembered
+        station.set_auth_password("second-password-000")
+        station.save()
+        assert run(handshake_status(uvicorn_server, "CB-1", password="first-password-0000")) == 401
+        assert run(handshake_status(uvicorn_server, "CB-1", password="second-password-000")) == "open"
 
     def test_security_profile_3_needs_the_terminators_certificate_header(self, uvicorn_server, station):
         ChargeBox.objects.filter(pk=station.pk).update(require_client_certificate=True)

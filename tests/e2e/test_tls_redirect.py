@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from ocpp_core.models import UnknownChargeBox
+
 from ..live import PROJECT_DIR, asgi_server, database_url_for_children
 from .conftest import http_request, websocket_handshake
 
@@ -49,12 +51,15 @@ def test_a_ws_handshake_is_redirected_to_wss(uvicorn_production):
     status, headers = websocket_handshake(ws_url)
     assert status == 301
     assert headers["Location"] == ws_url.replace("ws://", "wss://")
+    assert not UnknownChargeBox.objects.exists()  # redirected before the OCPP endpoint saw it
 
 
 def test_a_wss_handshake_from_the_terminator_is_not_redirected(uvicorn_production):
     ws_url = uvicorn_production.replace("http://", "ws://") + "/ocpp/CB-1"
     status, _ = websocket_handshake(ws_url, headers={"X-Forwarded-Proto": "https"})
-    assert status != 301
+    # The handshake reached the OCPP endpoint, which refuses a charger it does not know (and lists it for adoption).
+    assert status == 404
+    assert UnknownChargeBox.objects.filter(charge_box_id="CB-1").exists()
 
 
 def test_daphne_can_only_refuse_a_plain_ws_handshake(django_db_setup, django_db_blocker):
