@@ -16,7 +16,8 @@ from enum import Enum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Substr
 from django.utils import timezone
 
 from ..db import ocpp_db
@@ -134,7 +135,8 @@ def unknown_charger_seen(*, handshake: Handshake) -> None:
 
 # This server process, in the connection ids of the sockets it holds: when it stops renewing its lease, whoever
 # looks next (another process starting, the Celery beat task) marks its chargers disconnected.
-SERVER_INSTANCE = uuid.uuid4().hex[:12]
+INSTANCE_ID_LENGTH = 12
+SERVER_INSTANCE = uuid.uuid4().hex[:INSTANCE_ID_LENGTH]
 LEASE_RENEW_SECONDS = 20
 LEASE_SECONDS = 90  # several renewals missed: the process is gone (or stuck so long its chargers gave up)
 
@@ -160,25 +162,41 @@ def charger_disconnected(*, charge_box_pk: int, connection_id: str) -> bool:
 
 
 def server_lease_renew(*, now=None) -> None:
-    """This process is alive: its sockets' connected flags hold for another LEASE_SECONDS."""
+    """This process is alive: its sockets' connected flags hold for another LEASE_SECONDS. Single statements, no
+    row locks held across them: the renewal must never wait behind (or hold up) other work on the table."""
     now = now or timezone.now()
-    ServerProcess.objects.update_or_create(
-        instance_id=SERVER_INSTANCE,
-        defaults={"renewed_at": now},
-        create_defaults={"renewed_at": now, "started_at": now, "host": socket.gethostname()[:255], "pid": os.getpid()},
-    )
+    if not ServerProcess.objects.filter(instance_id=SERVER_INSTANCE).update(renewed_at=now):
+        ServerProcess.objects.bulk_create(
+            [
+                ServerProcess(
+                    instance_id=SERVER_INSTANCE,
+                    host=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                    started_at=now,
+                    renewed_at=now,
+                )
+            ],
+            ignore_conflicts=True,
+        )
 
 
-@transaction.atomic
 def stale_connections_release(*, now=None) -> int:
     """Mark disconnected the chargers whose socket was held by a server process that stopped renewing its lease
-    (killed, crashed, its host lost): nobody else would, until the charger reconnects. Returns how many."""
+    (killed, crashed, its host lost): nobody else would, until the charger reconnects. Returns how many.
+
+    One UPDATE decides against the leases as they are at that moment; a process registers its lease before it
+    marks any charger connected, so a live process's chargers always find their lease."""
     now = now or timezone.now()
-    ServerProcess.objects.filter(renewed_at__lt=now - timedelta(seconds=LEASE_SECONDS)).delete()
-    stale = ChargeBox.objects.filter(is_connected=True)
-    for instance_id in ServerProcess.objects.values_list("instance_id", flat=True):
-        stale = stale.exclude(connection_id__startswith=f"{instance_id}.")
-    released = stale.update(is_connected=False, connection_id="", disconnected_at=now)
+    cutoff = now - timedelta(seconds=LEASE_SECONDS)
+    live_lease = ServerProcess.objects.filter(
+        instance_id=Substr(OuterRef("connection_id"), 1, INSTANCE_ID_LENGTH), renewed_at__gte=cutoff
+    )
+    released = (
+        ChargeBox.objects.filter(is_connected=True)
+        .filter(~Exists(live_lease))
+        .update(is_connected=False, connection_id="", disconnected_at=now)
+    )
+    ServerProcess.objects.filter(renewed_at__lt=cutoff).delete()
     if released:
         logger.warning("Marked %d chargers disconnected: the server process holding them is gone", released)
     return released
