@@ -71,6 +71,20 @@ def ocpp_db(func: Callable) -> Callable[..., Awaitable]:
     return call
 
 
+def ocpp_db_threads_close() -> None:
+    """Close the connections ocpp_db's threads opened (each thread holds its own): at the end of a test session,
+    whose database cannot be dropped while they are open."""
+    threads = settings.OCPP_DB_THREADS
+    everyone_closed = threading.Barrier(threads)
+
+    def close_mine():
+        connection.close()
+        everyone_closed.wait(timeout=10)  # holds this thread until every thread took one: each closes its own
+
+    for future in [_executor.submit(close_mine) for _ in range(threads)]:
+        future.result()
+
+
 def adapted(params: Sequence) -> list:
     """Parameters as Django's backend stores them (SQLite keeps naive UTC text, not Python's default format)."""
     adapt = connection.ops.adapt_datetimefield_value

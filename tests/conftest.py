@@ -23,6 +23,16 @@ def pytest_sessionfinish(session):
         Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _ocpp_db_threads_closed(django_db_setup, django_db_blocker):
+    """ocpp_db's threads keep a connection each; closed before the test database is dropped."""
+    yield
+    from ocpp_core.db import ocpp_db_threads_close
+
+    with django_db_blocker.unblock():
+        ocpp_db_threads_close()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counts live in the cache; every test starts with a clean window."""
