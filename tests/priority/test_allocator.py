@@ -1,0 +1,111 @@
+"""The load allocator (priority.allocator.allocate) on hand-made sites: each rule of its docstring once."""
+
+import pytest
+
+from priority.allocator import ConnectorDemand, NodeLimit, allocate
+
+
+def site(amps=32.0, **limits):
+    return [NodeLimit("grid", None, amps_per_phase=amps, **limits)]
+
+
+def test_three_equal_connectors_share_a_32_a_fuse_equally():
+    result = allocate(site(), [ConnectorDemand(key, "grid", max_amps=32) for key in "abc"])
+    assert result == {"a": 10.6, "b": 10.6, "c": 10.6}
+
+
+def test_a_higher_priority_is_served_first_and_the_others_keep_their_minimum():
+    connectors = [
+        ConnectorDemand("vip", "grid", max_amps=32, priority=3),
+        ConnectorDemand("b", "grid", max_amps=32),
+        ConnectorDemand("c", "grid", max_amps=32),
+    ]
+    assert allocate(site(), connectors) == {"vip": 20.0, "b": 6.0, "c": 6.0}
+
+
+def test_a_connector_whose_minimum_does_not_fit_is_paused_lowest_priority_first():
+    connectors = [
+        ConnectorDemand(key, "grid", max_amps=16, priority=prio) for key, prio in [("a", 1), ("b", 0), ("c", -1)]
+    ]
+    assert allocate(site(16), connectors) == {"a": 10.0, "b": 6.0, "c": 0.0}
+
+
+def test_what_a_vehicle_does_not_draw_goes_to_the_others():
+    connectors = [
+        ConnectorDemand("slow", "grid", max_amps=32, usable_amps=8),
+        ConnectorDemand("fast", "grid", max_amps=32),
+    ]
+    assert allocate(site(), connectors) == {"slow": 8.0, "fast": 24.0}
+
+
+def test_loads_we_cannot_steer_count_first():
+    connectors = [
+        ConnectorDemand("offline", "grid", max_amps=32, controllable=False, fixed_amps=20),
+        ConnectorDemand("a", "grid", max_amps=32),
+    ]
+    assert allocate(site(), connectors) == {"a": 12.0}
+
+
+def test_every_level_of_the_tree_limits_its_subtree():
+    nodes = [
+        NodeLimit("grid", None, amps_per_phase=63),
+        NodeLimit("floor-1", "grid", amps_per_phase=16),
+        NodeLimit("floor-2", "grid"),
+    ]
+    connectors = [
+        ConnectorDemand("f1-a", "floor-1", max_amps=32),
+        ConnectorDemand("f1-b", "floor-1", max_amps=32),
+        ConnectorDemand("f2-a", "floor-2", max_amps=32),
+        ConnectorDemand("f2-b", "floor-2", max_amps=32),
+    ]
+    assert allocate(nodes, connectors) == {"f1-a": 8.0, "f1-b": 8.0, "f2-a": 23.5, "f2-b": 23.5}
+
+
+def test_single_phase_vehicles_are_held_by_the_asymmetry_limit():
+    connectors = [
+        ConnectorDemand("one-phase-a", "grid", max_amps=32, phases=(1,)),
+        ConnectorDemand("one-phase-b", "grid", max_amps=32, phases=(1,)),
+        ConnectorDemand("three-phase", "grid", max_amps=32),
+    ]
+    result = allocate(site(32, max_asymmetry_amps=20), connectors)
+    assert result == {"one-phase-a": 10.0, "one-phase-b": 10.0, "three-phase": 12.0}
+    # L1 = 32 A (the fuse), L2 = L3 = 12 A: 20 A apart, the limit.
+
+
+def test_phase_rotation_spreads_single_phase_vehicles_over_the_phases():
+    connectors = [ConnectorDemand(f"on-L{p}", "grid", max_amps=32, phases=(p,)) for p in (1, 2, 3)]
+    assert allocate(site(16, max_asymmetry_amps=20), connectors) == {"on-L1": 16.0, "on-L2": 16.0, "on-L3": 16.0}
+
+
+def test_a_power_cap_limits_the_sum_of_all_phases():
+    connectors = [ConnectorDemand(key, "grid", max_amps=32) for key in "ab"]
+    result = allocate(site(63, max_kw=22.08), connectors)  # 22.08 kW = 96 phase-amps at 230 V
+    assert result == {"a": 16.0, "b": 16.0}
+
+
+def test_urgency_shares_first_by_what_each_still_needs_by_its_departure():
+    connectors = [
+        # needs 11.04 kWh in one hour: 16 A on three phases
+        ConnectorDemand("leaves-soon", "grid", max_amps=32, energy_needed_wh=11_040, seconds_left=3600),
+        # needs 2.76 kWh in four hours: 1 A would do, but the minimum is 6 A
+        ConnectorDemand("stays-long", "grid", max_amps=32, energy_needed_wh=2_760, seconds_left=4 * 3600),
+        ConnectorDemand("unknown", "grid", max_amps=32),
+    ]
+    result = allocate(site(32), connectors)
+    assert result["leaves-soon"] == 16.0
+    assert result["stays-long"] == pytest.approx(8.0) and result["unknown"] == pytest.approx(8.0)
+
+
+def test_connectors_that_do_not_want_power_get_nothing_and_leave_room():
+    connectors = [
+        ConnectorDemand("done", "grid", max_amps=32, wants_power=False),
+        ConnectorDemand("a", "grid", max_amps=32),
+    ]
+    assert allocate(site(), connectors) == {"done": 0.0, "a": 32.0}
+
+
+def test_a_tree_with_a_cycle_or_an_unknown_node_is_refused():
+    with pytest.raises(ValueError, match="cycle"):
+        allocate([NodeLimit("a", "b"), NodeLimit("b", "a")], [])
+    with pytest.raises(ValueError, match="Unknown node"):
+        allocate(site(), [ConnectorDemand("x", "nowhere", max_amps=16)])
