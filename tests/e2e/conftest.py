@@ -121,3 +121,65 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.1):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+def reconnect_and_operate(
+    *, old_server: str, new_server: str, operate_through: str, charge_box, token: str, list_version: int
+):
+    """A charger connected to `old_server` connects again to `new_server`; then an operation goes out through
+    `operate_through`. Returns what each side saw, for the reconnect tests of one and of two processes."""
+    from ocpp_core.models import ChargeBox
+
+    from .ocpp_client import raw_charger, run
+
+    def connection() -> tuple[bool, str]:
+        return ChargeBox.objects.values_list("is_connected", "connection_id").get(pk=charge_box.pk)
+
+    async def scenario():
+        async with raw_charger(old_server, charge_box.charge_box_id) as old:
+            await old.call("Heartbeat", {})  # answered once the socket's connect() recorded it
+            _, old_connection_id = await asyncio.to_thread(connection)
+            async with raw_charger(new_server, charge_box.charge_box_id) as new:
+                await asyncio.wait_for(old.socket.wait_closed(), 5)
+                answer = await new.call("Heartbeat", {})
+
+                def held_by_the_new_socket() -> bool:
+                    connected, connection_id = connection()
+                    return connected and connection_id not in ("", old_connection_id)
+
+                taken_over = await asyncio.to_thread(eventually, held_by_the_new_socket)
+                call, status, body = await operation_answered_by(
+                    new,
+                    operate_through,
+                    token,
+                    "GetLocalListVersion",
+                    {"chargeBoxIdList": [charge_box.charge_box_id]},
+                    {"listVersion": list_version},
+                )
+                # The old socket's cleanup shows no sign when it rightly leaves the record alone; an API round trip
+                # after the old socket closed, the new socket still holds the charger.
+                still_held = await asyncio.to_thread(held_by_the_new_socket)
+                return {
+                    "old_close_code": old.socket.close_code,
+                    "heartbeat": answer,
+                    "taken_over": taken_over,
+                    "call": call,
+                    "status": status,
+                    "body": body,
+                    "calls_to_old": old.calls.qsize(),
+                    "still_held": still_held,
+                }
+
+    return run(scenario())
+
+
+def assert_reconnected(seen: dict, charge_box_id: str, list_version: int) -> None:
+    assert seen["old_close_code"] == 4000 and seen["heartbeat"][0] == 3
+    assert seen["taken_over"]
+    assert seen["status"] == 200, seen["body"]
+    assert seen["call"] is not None and seen["call"][2] == "GetLocalListVersion"
+    # The operation reached the new socket, and only it.
+    assert seen["body"]["successResponses"] == [{"chargeBoxId": charge_box_id, "response": list_version}]
+    assert (seen["body"]["errorResponses"], seen["body"]["exceptions"]) == ([], [])
+    assert seen["calls_to_old"] == 0
+    assert seen["still_held"]  # the stale socket's cleanup did not mark the charger offline

@@ -28,7 +28,7 @@ from ..factories import (
     OcppTagPermissionFactory,
     TransactionFactory,
 )
-from .conftest import eventually, operation_answered_by
+from .conftest import assert_reconnected, eventually, reconnect_and_operate
 from .ocpp_client import handshake_status, raw_charger, run
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
@@ -279,42 +279,15 @@ def test_stopping_a_transaction_we_never_issued_is_acknowledged_and_kept(daphne_
 
 def test_a_reconnect_replaces_the_old_socket(daphne_server, station):
     _, token = api_token_create(account=station.account)
-
-    def connection() -> tuple[bool, str]:
-        return ChargeBox.objects.values_list("is_connected", "connection_id").get(pk=station.pk)
-
-    async def scenario():
-        async with raw_charger(daphne_server, "CB-1") as old:
-            await old.call("Heartbeat", {})  # answered once the socket's connect() recorded it
-            _, old_connection_id = await asyncio.to_thread(connection)
-            async with raw_charger(daphne_server, "CB-1") as new:
-                await asyncio.wait_for(old.socket.wait_closed(), 5)
-                answer = await new.call("Heartbeat", {})
-
-                def held_by_the_new_socket() -> bool:
-                    connected, connection_id = connection()
-                    return connected and connection_id not in ("", old_connection_id)
-
-                taken_over = await asyncio.to_thread(eventually, held_by_the_new_socket)
-                # An operation sent after the replacement goes to the new socket, and only there.
-                call, status, body = await operation_answered_by(
-                    new, daphne_server, token, "GetLocalListVersion", {"chargeBoxIdList": ["CB-1"]}, {"listVersion": 17}
-                )
-                # The old socket's cleanup shows no sign when it rightly leaves the record alone; an API round trip
-                # after the old socket closed, the new socket still holds the charger.
-                still_held = await asyncio.to_thread(held_by_the_new_socket)
-                return old.socket.close_code, answer, taken_over, call, (status, body), old.calls.qsize(), still_held
-
-    old_code, answer, taken_over, call, (status, body), calls_to_old, still_held = run(scenario())
-    assert old_code == 4000
-    assert answer[0] == 3
-    assert taken_over
-    assert status == 200, body
-    assert call is not None and call[2] == "GetLocalListVersion"
-    assert body["successResponses"] == [{"chargeBoxId": "CB-1", "response": 17}]
-    assert (body["errorResponses"], body["exceptions"]) == ([], [])
-    assert calls_to_old == 0
-    assert still_held  # the stale socket's cleanup did not mark the charger offline
+    seen = reconnect_and_operate(
+        old_server=daphne_server,
+        new_server=daphne_server,
+        operate_through=daphne_server,
+        charge_box=station,
+        token=token,
+        list_version=17,
+    )
+    assert_reconnected(seen, "CB-1", 17)
 
 
 def test_malformed_frames_answer_callerror_and_the_connection_stays(daphne_server, station):
