@@ -30,11 +30,11 @@ it, each weighted), so the next event is found with a heap instead of small step
 stopped once. 10,000 connectors under a five-level tree take a few tens of milliseconds
 (tests/benchmarks/bench_allocator.py).
 
-Guarantees (tests/priority/test_allocator_properties.py checks them on random trees): no node's fuse, power cap
-or asymmetry limit is exceeded by what it allocates (it cannot undo loads it does not steer); no connector gets
-less than its minimum unless paused; a connector gets more than its minimum only if no connector of higher
-priority could have had more; and power is left unused only if every connector that wants more is at its ceiling
-or under a limit that is tight.
+Guarantees: no node's fuse, power cap or asymmetry limit is exceeded by what it allocates (it cannot undo loads
+it does not steer), and every connector is paused or between its minimum and its ceiling; the property tests
+(tests/priority/test_allocator_properties.py) check both on random trees. Intended, with no property test yet: a
+connector gets more than its minimum only if no connector of higher priority could have had more, and power is
+left unused only if every connector that wants more is at its ceiling or under a tight limit.
 """
 
 import heapq

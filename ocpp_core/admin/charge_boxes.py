@@ -22,6 +22,7 @@ from ..models import (
     UnknownChargeBox,
 )
 from ..services import registry as services
+from ..services.charger_messages import BOOT_FIELDS
 from ..services.connections import unknown_charger_adopt
 from ..services.socket_events import registration_status_announce
 from ..validators import charger_password_validator
@@ -67,19 +68,7 @@ class ChargeBoxForm(forms.ModelForm):
 
 
 # What the charger reports about itself (BootNotification) and how it is connected, shown read-only.
-BOOT_NOTIFICATION_FIELDS = (
-    "ocpp_protocol",
-    "charge_point_vendor",
-    "charge_point_model",
-    "charge_point_serial_number",
-    "charge_box_serial_number",
-    "firmware_version",
-    "iccid",
-    "imsi",
-    "meter_type",
-    "meter_serial_number",
-    "last_boot_at",
-)
+BOOT_NOTIFICATION_FIELDS = ("ocpp_protocol", *BOOT_FIELDS, "last_boot_at")
 CONNECTION_FIELDS = (
     "is_connected",
     "connected_at",

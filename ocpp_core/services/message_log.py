@@ -81,23 +81,30 @@ class MessageLog:
 
 
 async def _insert_keeping_good_rows(database, rows: list[LogRow]) -> None:
-    """Insert the rows; should the database refuse the batch (frames of a charger deleted meanwhile), the frames of
-    chargers that exist are written, and any row refused still is found by halving, so one cannot lose the rest."""
+    """Insert the rows; should the database refuse the batch, the frames of chargers deleted meanwhile are dropped
+    and any row refused still is found by halving, so one cannot lose the rest."""
     try:
-        await database.insert_rows(OcppMessage._meta.db_table, LOG_COLUMNS, rows)
+        await _insert(database, rows)
+    except REFUSED_WRITE_ERRORS:
+        await _insert_halving(database, await ocpp_db(_existing_chargers)(rows=rows))
+
+
+async def _insert_halving(database, rows: list[LogRow]) -> None:
+    if not rows:
         return
+    try:
+        await _insert(database, rows)
     except REFUSED_WRITE_ERRORS:
         if len(rows) == 1:
             logger.warning("OCPP log message refused by the database: %.200r", rows[0])
             return
-    kept = await ocpp_db(_existing_chargers)(rows=rows)
-    if len(kept) < len(rows):
-        if kept:
-            await _insert_keeping_good_rows(database, kept)
-        return
-    half = len(rows) // 2
-    await _insert_keeping_good_rows(database, rows[:half])
-    await _insert_keeping_good_rows(database, rows[half:])
+        half = len(rows) // 2
+        await _insert_halving(database, rows[:half])
+        await _insert_halving(database, rows[half:])
+
+
+async def _insert(database, rows: list[LogRow]) -> None:
+    await database.insert_rows(OcppMessage._meta.db_table, LOG_COLUMNS, rows)
 
 
 def _storable(text) -> str:
