@@ -9,7 +9,7 @@ What is shared, and under which limits
     and that current counts against every node on its way to the root. The answer is one current per connector
     (amps per phase): 0 pauses it, otherwise it lies between its minimum (6 A for IEC 61851) and what it can draw.
 
-The algorithm, in four steps
+The algorithm
     1. Loads we cannot steer (a charger that is offline or refuses profiles) count with their measured draw, or
        their maximum when nothing was measured; they are subtracted from every limit first.
     2. Minimums, most deserving first: connectors that want power are taken in order of priority (higher first),
@@ -21,20 +21,28 @@ The algorithm, in four steps
        a limit above it becomes tight, which stops the connectors under that limit that would break it (for an
        asymmetry limit, those that load the high phase and not the low one); the others go on. First to their
        urgency target (the current that delivers the energy still needed by the departure time), growing in
-       proportion to what each still lacks; then, with what is left, equally up to what each can draw.
-    4. What a connector does not draw is handed on: its ceiling is what it was measured to draw (plus margin,
-       computed by the caller), not the charger's nameplate, so the rest goes to the others.
+       proportion to what each still lacks; then, with what is left, equally up to what each can draw. In an
+       expensive time-of-use window the second part is skipped: only minimums and what departures need.
+    4. Steps 2 and 3 repeat until nothing grows. Without asymmetry limits one round is final: every connector
+       ended at its ceiling or under a tight limit, and loads only grow. An asymmetry limit is different: a
+       connector stopped because its phase ran ahead may grow again once connectors on the other phases caught
+       up, and the next round offers that room to the highest priority first.
+    5. What a connector does not draw is handed on: its ceiling is what it was seen to draw (usable_amps, from
+       the caller's measurements), not the charger's nameplate, so the rest goes to the others.
+    6. Rounding down to 0.1 A (what a profile carries) keeps fuses and caps; where it widened an asymmetry, the
+       connectors on the high phase give up a step each, lowest priority first.
+
+A peak cap (a peak signal, or the time-of-use window's cap) is one more node above every root.
 
 The filling is event-driven: every limit knows how fast its load grows (the number of growing connectors under
 it, each weighted), so the next event is found with a heap instead of small steps, and each connector is
-stopped once. 10,000 connectors under a five-level tree take a few tens of milliseconds
-(tests/benchmarks/bench_allocator.py).
+stopped once per round. 10,000 connectors under a five-level tree: tests/benchmarks/bench_allocator.py.
 
-Guarantees: no node's fuse, power cap or asymmetry limit is exceeded by what it allocates (it cannot undo loads
-it does not steer), and every connector is paused or between its minimum and its ceiling; the property tests
-(tests/priority/test_allocator_properties.py) check both on random trees. Intended, with no property test yet: a
-connector gets more than its minimum only if no connector of higher priority could have had more, and power is
-left unused only if every connector that wants more is at its ceiling or under a tight limit.
+Guarantees, each a property test on random trees (tests/priority/test_allocator_properties.py): no node's fuse,
+power cap or asymmetry limit is exceeded by what it allocates (it cannot undo loads it does not steer, but never
+makes them worse); every connector is paused or between its minimum and its ceiling; a connector gets more than
+its minimum only if no connector of higher priority could have had more; and power is left unused only where
+every connector that wants more is at its ceiling or under a tight limit (the last two before rounding).
 """
 
 import heapq
@@ -46,6 +54,9 @@ from dataclasses import dataclass
 GRID_PHASES = (1, 2, 3)
 DEFAULT_VOLTAGE = 230.0  # phase to neutral
 EPSILON = 1e-9
+GROWTH_EPSILON = 1e-6  # amps: a round that grew less than this changed nothing
+MAX_ROUNDS = 20
+DEFAULT_RESOLUTION = 0.1  # amps: what a charging profile carries (one decimal, OCPP 1.6)
 
 
 @dataclass(frozen=True)
@@ -104,15 +115,42 @@ class ConnectorDemand:
 
 
 def allocate(
-    nodes: Iterable[NodeLimit], connectors: Iterable[ConnectorDemand], *, voltage: float = DEFAULT_VOLTAGE
+    nodes: Iterable[NodeLimit],
+    connectors: Iterable[ConnectorDemand],
+    *,
+    voltage: float = DEFAULT_VOLTAGE,
+    resolution: float | None = DEFAULT_RESOLUTION,
+    peak_cap_kw: float | None = None,
+    expensive: bool = False,
 ) -> dict[Hashable, float]:
-    """Current per phase for every controllable connector (0: paused). See the module docstring."""
-    return _Allocation(list(nodes), list(connectors), voltage).run()
+    """Current per phase for every controllable connector (0: paused), rounded down to `resolution` (None: not
+    rounded). `peak_cap_kw` caps the total of all nodes (a peak signal); `expensive` says the price is high now,
+    so connectors get their minimum and what their departures need, nothing more. See the module docstring."""
+    nodes = list(nodes)
+    if peak_cap_kw is not None:
+        # The cap sits above every root, like one more node: the same filling respects it.
+        nodes = [NodeLimit(_PEAK_CAP, None, max_kw=peak_cap_kw)] + [
+            node if node.parent_id is not None else NodeLimit(**{**node.__dict__, "parent_id": _PEAK_CAP})
+            for node in nodes
+        ]
+    return _Allocation(nodes, list(connectors), voltage, resolution, expensive).run()
+
+
+_PEAK_CAP = object()  # the id of the peak cap's node: equal to no caller's id
 
 
 class _Allocation:
-    def __init__(self, nodes: list[NodeLimit], connectors: list[ConnectorDemand], voltage: float):
+    def __init__(
+        self,
+        nodes: list[NodeLimit],
+        connectors: list[ConnectorDemand],
+        voltage: float,
+        resolution: float | None,
+        expensive: bool,
+    ):
         self.voltage = voltage
+        self.resolution = resolution
+        self.expensive = expensive
         self.nodes = {node.id: node for node in nodes}
         self.connectors = connectors
         self.paths = {}  # node id -> the node and its ancestors
@@ -154,28 +192,88 @@ class _Allocation:
         for connector in self.connectors:
             if not connector.controllable:
                 self._add(connector, connector.fixed_amps)
-        wanting = [c for c in self.connectors if c.controllable and c.wants_power]
+        self.fixed_load = dict(self.phase_load)
         for connector in self.connectors:
             if connector.controllable:
                 self.allocation[connector.key] = 0.0
+        wanting = [c for c in self.connectors if c.controllable and c.wants_power]
         wanting.sort(key=lambda c: (-c.priority, c.laxity(self.voltage)))
-        running = []
+        tiers = sorted({c.priority for c in wanting}, reverse=True)
+        # Rounds until nothing grows. One is enough without asymmetry limits; with them, a connector stopped because
+        # its phase ran ahead may grow again once connectors on the other phases caught up, and the next round
+        # gives that room to the highest priority first.
+        for _round in range(MAX_ROUNDS):
+            grown = self._place_minimums(wanting)
+            for priority in tiers:
+                tier = [c for c in wanting if c.priority == priority and self.allocation[c.key] > 0]
+                targets = {}
+                for connector in tier:
+                    urgent = connector.urgent_amps(self.voltage)
+                    if urgent is not None and urgent > self.allocation[connector.key] + EPSILON:
+                        targets[connector.key] = min(connector.ceiling(), urgent)
+                grown += self._fill([c for c in tier if c.key in targets], targets, proportional=True)
+                if not self.expensive:
+                    grown += self._fill(tier, {c.key: c.ceiling() for c in tier}, proportional=False)
+            if grown <= GROWTH_EPSILON:
+                break
+        if not self.resolution:
+            return dict(self.allocation)
+        return self._rounded()
+
+    def _rounded(self) -> dict[Hashable, float]:
+        """The allocation rounded down to what a charging profile carries. Rounding down keeps every fuse and power
+        cap, but it may widen a phase asymmetry (the low phase lost more to rounding than the high one): then
+        connectors on the high phase and not the low one give up one step each, lowest priority first, until the
+        limit holds again (one below its minimum is paused). Lowering only ever lowers loads, so it ends."""
+        step = self.resolution
+        rounded = {key: math.floor(amps / step + EPSILON) * step for key, amps in self.allocation.items()}
+        if not self.asymmetry_caps:
+            return {key: round(amps / step) / (1 / step) for key, amps in rounded.items()}
+        load = defaultdict(float, self.fixed_load)
+        members = defaultdict(list)
+        for connector in self.connectors:
+            if connector.controllable and rounded[connector.key] > 0:
+                for node_id in self._path(connector.node_id):
+                    members[node_id].append(connector)
+                    for phase in connector.phases:
+                        load[(node_id, phase)] += rounded[connector.key]
+        repaired = False
+        while not repaired:
+            repaired = True
+            for node_id, cap in self.asymmetry_caps.items():
+                fixed = [self.fixed_load.get((node_id, p), 0.0) for p in GRID_PHASES]
+                allowed = max(cap, max(fixed) - min(fixed))
+                while True:
+                    high = max(GRID_PHASES, key=lambda p: load[(node_id, p)])
+                    low = min(GRID_PHASES, key=lambda p: load[(node_id, p)])
+                    if load[(node_id, high)] - load[(node_id, low)] <= allowed + EPSILON:
+                        break
+                    candidates = [
+                        c for c in members[node_id] if rounded[c.key] > 0 and high in c.phases and low not in c.phases
+                    ]
+                    if not candidates:
+                        break
+                    connector = min(candidates, key=lambda c: (c.priority, -rounded[c.key]))
+                    lowered = rounded[connector.key] - step
+                    if lowered < connector.min_amps - EPSILON:
+                        lowered = 0.0
+                    for path_node in self._path(connector.node_id):
+                        for phase in connector.phases:
+                            load[(path_node, phase)] -= rounded[connector.key] - lowered
+                    rounded[connector.key] = lowered
+                    repaired = False
+        # Steps counted in binary floating point: give back clean multiples of the step.
+        return {key: round(amps / step) / (1 / step) for key, amps in rounded.items()}
+
+    def _place_minimums(self, wanting: list[ConnectorDemand]) -> float:
+        """Each paused connector, most deserving first, gets its minimum if that fits under every limit."""
+        placed = 0.0
         for connector in wanting:
-            if self._fits(connector, connector.min_amps):
+            if self.allocation[connector.key] == 0 and self._fits(connector, connector.min_amps):
                 self._add(connector, connector.min_amps)
                 self.allocation[connector.key] = connector.min_amps
-                running.append(connector)
-        for priority in sorted({c.priority for c in running}, reverse=True):
-            tier = [c for c in running if c.priority == priority]
-            targets = {}
-            for connector in tier:
-                urgent = connector.urgent_amps(self.voltage)
-                if urgent is not None and urgent > self.allocation[connector.key]:
-                    targets[connector.key] = min(connector.ceiling(), urgent)
-            self._fill([c for c in tier if c.key in targets], targets, proportional=True)
-            self._fill(tier, {c.key: c.ceiling() for c in tier}, proportional=False)
-        # Rounded down to what a charging profile carries (0.1 A): never above a limit through rounding.
-        return {key: math.floor(amps * 10 + EPSILON) / 10 for key, amps in self.allocation.items()}
+                placed += connector.min_amps
+        return placed
 
     # Loads and limits
 
@@ -205,21 +303,23 @@ class _Allocation:
 
     # Progressive filling
 
-    def _fill(self, tier: list[ConnectorDemand], targets: dict, *, proportional: bool) -> None:
+    def _fill(self, tier: list[ConnectorDemand], targets: dict, *, proportional: bool) -> float:
         """Raise the tier's connectors together towards their targets until each is stopped by its target or a
         tight limit. Growth per unit of filling time: what it still lacks (proportional) or 1 (equal share)."""
+        before = sum(self.allocation[c.key] for c in tier)
         growing = {}
         for connector in tier:
             lack = targets[connector.key] - self.allocation[connector.key]
             if lack > EPSILON:
                 growing[connector.key] = (connector, lack if proportional else 1.0)
         if not growing:
-            return
+            return 0.0
         # Proportional: everyone grows from the start. Equal share: a water level rises from the lowest current;
         # a connector joins when the level reaches its own current (max-min fairness).
         lowest = min(self.allocation[key] for key in growing)
         joins = {key: 0.0 if proportional else self.allocation[key] - lowest for key in growing}
         _Filling(self, growing, targets, joins).run()
+        return sum(self.allocation[c.key] for c in tier) - before
 
 
 class _Filling:

@@ -109,3 +109,31 @@ def test_a_tree_with_a_cycle_or_an_unknown_node_is_refused():
         allocate([NodeLimit("a", "b"), NodeLimit("b", "a")], [])
     with pytest.raises(ValueError, match="Unknown node"):
         allocate(site(), [ConnectorDemand("x", "nowhere", max_amps=16)])
+
+
+def test_a_peak_cap_limits_the_whole_site():
+    connectors = [ConnectorDemand(key, "grid", max_amps=32) for key in "ab"]
+    # 11.04 kW at 230 V over 3 phases of 2 connectors: 48 phase-amps, 8 A each.
+    assert allocate(site(63), connectors, peak_cap_kw=11.04) == {"a": 8.0, "b": 8.0}
+
+
+def test_an_expensive_window_gives_only_minimums_and_what_departures_need():
+    connectors = [
+        # 13.8 kWh in 2 h over 3 phases at 230 V: 10 A.
+        ConnectorDemand("leaving", "grid", max_amps=32, energy_needed_wh=13_800, seconds_left=7200),
+        ConnectorDemand("unknown", "grid", max_amps=32),
+    ]
+    assert allocate(site(63), connectors, expensive=True) == {"leaving": 10.0, "unknown": 6.0}
+    assert allocate(site(63), connectors) == {"leaving": 31.5, "unknown": 31.5}
+
+
+def test_rounding_never_widens_an_asymmetry_beyond_its_limit():
+    # Unrounded, L1 carries 3 x 6.333 A = 19 A and L2, L3 20 A each: at the 1 A limit. Rounded down, L1 carries
+    # 18.9 A, so L2 and L3 give up a step.
+    nodes = [NodeLimit("grid", None, amps_per_phase=32, max_asymmetry_amps=1)]
+    connectors = [
+        *(ConnectorDemand(f"l1-{i}", "grid", max_amps=32, min_amps=1, phases=(1,), usable_amps=19 / 3) for i in "abc"),
+        ConnectorDemand("l2", "grid", max_amps=32, min_amps=1, phases=(2,)),
+        ConnectorDemand("l3", "grid", max_amps=32, min_amps=1, phases=(3,)),
+    ]
+    assert allocate(nodes, connectors) == {"l1-a": 6.3, "l1-b": 6.3, "l1-c": 6.3, "l2": 19.9, "l3": 19.9}

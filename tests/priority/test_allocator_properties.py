@@ -1,6 +1,7 @@
-"""Properties of the load allocator on random site trees and demands (hypothesis): no limit exceeded, and every
-connector paused or between its minimum and its ceiling. The checks recompute every load from the answer,
-independently of the allocator's own bookkeeping."""
+"""Properties of the load allocator on random site trees and demands (hypothesis): no limit exceeded; every
+connector paused or between its minimum and its ceiling; higher priority served first; no power left unused while
+someone wants it. The checks recompute every load from the answer, independently of the allocator's bookkeeping,
+and judge "could it have had more?" by raising one connector with all others fixed."""
 
 from collections import defaultdict
 
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from priority.allocator import GRID_PHASES, ConnectorDemand, NodeLimit, allocate
 
 TOLERANCE = 1e-6
+NUDGE = 1e-3  # amps: "could have had more" means this much more breaks no limit
 PHASE_SETS = [(1, 2, 3), (1,), (2,), (3,), (1, 2)]
 
 
@@ -72,6 +74,31 @@ class Site:
             yield node_id
             node_id = self.nodes[node_id].parent_id
 
+    def could_have_more(self, connector) -> bool:
+        """Whether the connector could get more (its minimum if paused, a nudge if running) with every other
+        connector as allocated, under every limit on its path, as the allocator's rules define them (an asymmetry
+        or a fuse already broken by unsteered loads must not get worse)."""
+        amps = self.answer[connector.key]
+        if amps >= connector.ceiling() - TOLERANCE:
+            return False
+        extra = connector.min_amps if amps == 0 else NUDGE
+        for node_id in self.path(connector.node_id):
+            node = self.nodes[node_id]
+            loads = {p: self.load[(node_id, p)] for p in GRID_PHASES}
+            after = {p: loads[p] + (extra if p in connector.phases else 0.0) for p in GRID_PHASES}
+            if node.amps_per_phase is not None and any(
+                after[p] > node.amps_per_phase + TOLERANCE for p in connector.phases
+            ):
+                return False
+            if node.max_kw is not None and sum(after.values()) > node.max_kw * 1000 / 230 + TOLERANCE:
+                return False
+            if node.max_asymmetry_amps is not None:
+                for p in GRID_PHASES:
+                    for q in GRID_PHASES:
+                        if after[p] - after[q] > max(node.max_asymmetry_amps, loads[p] - loads[q]) + TOLERANCE:
+                            return False
+        return True
+
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sites())
@@ -107,3 +134,39 @@ def test_each_connector_gets_nothing_or_between_its_minimum_and_its_ceiling(site
             assert amps == 0
         else:
             assert amps == 0 or connector.min_amps - TOLERANCE <= amps <= connector.ceiling() + TOLERANCE
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sites())
+def test_a_connector_gets_more_than_its_minimum_only_if_no_higher_priority_could_have_had_more(site):
+    nodes, connectors = site
+    checked = Site(nodes, connectors, allocate(nodes, connectors, resolution=None))
+    wanting = [c for c in connectors if c.controllable and c.wants_power]
+    for lower in wanting:
+        if checked.answer[lower.key] <= lower.min_amps + TOLERANCE:
+            continue
+        for higher in wanting:
+            if higher.priority > lower.priority:
+                assert not checked.could_have_more(higher), (higher.key, "could have more while", lower.key, "has")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sites())
+def test_no_power_is_left_unused_while_a_connector_could_take_it(site):
+    nodes, connectors = site
+    checked = Site(nodes, connectors, allocate(nodes, connectors, resolution=None))
+    for connector in connectors:
+        if connector.controllable and connector.wants_power:
+            assert not checked.could_have_more(connector), connector.key
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sites(), st.integers(4, 60))
+def test_a_peak_cap_limits_the_total_of_all_nodes(site, peak_cap_kw):
+    nodes, connectors = site
+    answer = allocate(nodes, connectors, peak_cap_kw=peak_cap_kw)
+    checked = Site(nodes, connectors, answer)
+    roots = [node.id for node in nodes if node.parent_id is None]
+    total = sum(checked.load[(root, p)] for root in roots for p in GRID_PHASES)
+    fixed = sum(checked.fixed_load[(root, p)] for root in roots for p in GRID_PHASES)
+    assert total <= max(peak_cap_kw * 1000 / 230, fixed) + TOLERANCE
