@@ -1,12 +1,14 @@
 """The OCPP 1.6J central system for one connected charger: the ocpp library's ChargePoint, with OCPP-J framing
 and errors as the specification has them (ocpp_j.py), every frame logged, and thin handlers that call services."""
 
+import asyncio
 import json
 import logging
 import re
 import time
 from functools import cache
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from ocpp.charge_point import (
     ChargePoint,
@@ -20,6 +22,8 @@ from ocpp.messages import Call
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, GenericStatus, RegistrationStatus
+
+from priority.services.load_management import rebalance_request
 
 from .choices import ChargerEventKind, MessageDirection
 from .db import ocpp_database, ocpp_db
@@ -36,6 +40,7 @@ _FRAME_HEAD = re.compile(r'^\[(?P<type>[234]),"(?P<id>(?:[^"\\]|\\.)*)"(?:,"(?P<
 # What a charger may send before the central system accepted it (OCPP 1.6, 4.2.1: a Pending or Rejected charger
 # sends BootNotification until it is accepted).
 ALLOWED_BEFORE_ACCEPTANCE = frozenset({Action.boot_notification})
+_BACKGROUND: set[asyncio.Task] = set()
 
 
 @cache
@@ -62,6 +67,20 @@ def _id_tag_info(info: charger_messages.IdTagInfo | None) -> dict | None:
     }
 
 
+def _current_drawn(meter_value) -> float | None:
+    """The highest Current.Import of a MeterValues request (amps per phase), None if it has none."""
+    drawn = None
+    for reading in meter_value or []:
+        for sample in reading.get("sampledValue") or []:
+            if sample.get("measurand") == "Current.Import":
+                try:
+                    amps = float(sample["value"]) / (1000 if sample.get("unit") == "mA" else 1)
+                except (KeyError, TypeError, ValueError):
+                    continue
+                drawn = amps if drawn is None else max(drawn, amps)
+    return drawn
+
+
 class ChargerSession(ChargePoint):
     """One charger's OCPP 1.6J conversation. The consumer hands frames to receive(); `connection` offers
     `send(text)` (the consumer)."""
@@ -74,6 +93,9 @@ class ChargerSession(ChargePoint):
         self.charge_box = charge_box
         self.database = ocpp_database()
         self._triggered_until: dict[str, float] = {}  # action -> time.monotonic() until which it may come
+        self._statuses: dict[int, str] = {}  # connector id -> the last status (load management reacts to changes)
+        self.load_limits: dict[int, float] = {}  # connector id -> amps of the TxProfile it accepted last
+        self._last_periodic_load = time.monotonic()
 
     async def receive(self, raw: str) -> None:
         """Serve one frame. One that breaks something unexpected is logged and the conversation goes on: a bad
@@ -119,6 +141,49 @@ class ChargerSession(ChargePoint):
             return
         payload = snake_to_camel_case(remove_nones(serialize_as_dict(result)))
         await self._send(call.create_call_result(payload).to_json())
+        self._load_after(call, payload)
+
+    # Load management: the events that change what a site draws ask for a recompute, after the answer went out
+    # (a TxProfile names the transaction id the charger learns from it).
+
+    def _load_after(self, call: Call, answer: dict) -> None:
+        if self.charge_box.node_id is None:
+            return
+        action, request = call.action, call.payload
+        if action in (Action.start_transaction, Action.stop_transaction):
+            self.load_changed(action)
+        elif action == Action.boot_notification and answer.get("status") == RegistrationStatus.accepted:
+            self.load_changed("boot")
+        elif action == Action.status_notification:
+            connector_id, status = request.get("connectorId"), request.get("status")
+            if self._statuses.get(connector_id) != status:
+                self._statuses[connector_id] = status
+                self.load_changed(f"status {status}")
+        elif action == Action.heartbeat and settings.CELERY_TASK_ALWAYS_EAGER:
+            # Without a worker there is no Celery beat: heartbeats renew the profiles' leases instead.
+            if time.monotonic() - self._last_periodic_load >= settings.LOAD_REBALANCE_INTERVAL_SECONDS:
+                self._last_periodic_load = time.monotonic()
+                self.load_changed("heartbeat")
+        elif action == Action.meter_values:
+            limit = self.load_limits.get(request.get("connectorId"))
+            drawn = _current_drawn(request.get("meterValue"))
+            if limit is not None and drawn is not None and abs(drawn - limit) > settings.LOAD_HEADROOM_AMPS:
+                self.load_limits.pop(request.get("connectorId"), None)  # once, until a new limit is sent
+                self.load_changed("meter values deviate")
+
+    def load_changed(self, reason: str) -> None:
+        """Ask for a recompute of this charger's site without holding up its messages."""
+        task = asyncio.get_running_loop().create_task(self._rebalance_request(reason))
+        _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(_BACKGROUND.discard)
+
+    async def _rebalance_request(self, reason: str) -> None:
+        try:
+            await sync_to_async(rebalance_request, thread_sensitive=False)(
+                charge_box_pks=[self.charge_box.pk], reason=f"{self.charge_box.charge_box_id}: {reason}"
+            )
+        except Exception:
+            logger.exception("%s: load management recompute failed", self.id)
 
     def _check_registration(self, message: Call) -> None:
         status = self.charge_box.registration_status

@@ -19,6 +19,8 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import CallError
 from ocpp.v16 import call as ocpp_call
 
+from priority.charging_profiles import amps_of
+
 from .channel_groups import charge_box_group
 from .choices import OcppProtocol
 from .db import ocpp_db
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 SUBPROTOCOLS = (OcppProtocol.OCPP16J.value,)
 TRIGGERS = frozenset({"TriggerMessage", "ExtendedTriggerMessage"})
+SET_CHARGING_PROFILE = "SetChargingProfile"
 # The message a trigger asks for, where its name differs from the action the charger sends.
 TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
 _UNIQUE_ID_AT_START = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
@@ -140,6 +143,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             task.cancel()
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await ocpp_db(charger_disconnected)(charge_box_pk=self.charge_box.pk, connection_id=self.connection_id)
+        if not self.replaced:
+            self.session.load_changed("disconnected")  # from now on counted at what it draws, not steered
         await message_log.flush()  # the last frames of a socket are the ones an operator looks for
 
     # Messages from the channel layer
@@ -188,6 +193,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 finally:
                     pending_call.reset(token)
             reply |= {"outcome": "result", "payload": snake_to_camel_case(remove_nones(serialize_as_dict(result)))}
+            if event["action"] == SET_CHARGING_PROFILE and reply["payload"].get("status") == "Accepted":
+                self._tx_limit_remember(event["payload"])
             if event["action"] in TRIGGERS and reply["payload"].get("status") == "Accepted":
                 requested = event["payload"]["requestedMessage"]
                 self.session.expect_triggered(TRIGGERED_ACTIONS.get(requested, requested))
@@ -211,6 +218,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.exception("%s to %s failed", event["action"], self.charge_box.charge_box_id)
             reply |= {"outcome": "failed", "message": str(error) or error.__class__.__name__}
         await self.channel_layer.send(event["reply_to"], reply)
+
+    def _tx_limit_remember(self, request: dict) -> None:
+        """A TxProfile the charger accepted: its MeterValues are compared with it (ChargerSession._load_after)."""
+        profile = request.get("csChargingProfiles") or {}
+        if profile.get("chargingProfilePurpose") == "TxProfile":
+            amps = amps_of(request, voltage=settings.LOAD_VOLTAGE)
+            if amps is not None:
+                self.session.load_limits[request.get("connectorId")] = amps
 
 
 def _loop_time_of(wall_time: float | None) -> float | None:

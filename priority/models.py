@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from ocpp_core.models import Connector
+from ocpp_core.models import ChargeBox, Connector
 from sites.models import Node
 
 from .choices import PriceLevel, PriorityChangeSource, ProfileApplyStatus
@@ -52,6 +52,25 @@ class ConnectorLoad(models.Model):
 
     def __str__(self):
         return f"load of {self.connector}"
+
+
+class ChargerLoad(models.Model):
+    """Load management's state of one charger: what it said it can do was asked when, and the charger-wide profiles
+    it holds (priority/charging_profiles.py): its safe share, the hold's lease, its max profile."""
+
+    charge_box = models.OneToOneField(ChargeBox, on_delete=models.CASCADE, primary_key=True, related_name="load")
+    capabilities_asked_at = models.DateTimeField(null=True, blank=True)
+    safe_amps = models.FloatField(null=True, blank=True, help_text="Its safe share, as the charger accepted it.")
+    hold_until = models.DateTimeField(null=True, blank=True, help_text="The hold profile's lease, as accepted.")
+    max_profile_amps = models.FloatField(null=True, blank=True, help_text="Its ChargePointMaxProfile, as accepted.")
+    apply_status = models.CharField(max_length=16, choices=ProfileApplyStatus.choices, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "charger load"
+
+    def __str__(self):
+        return f"load of {self.charge_box}"
 
 
 class TimeOfUseWindow(models.Model):

@@ -80,6 +80,8 @@ def site_update(*, node: Node, data: dict) -> Node:
     model_update(instance=node, data={key: data[key] for key in ("name", *LIMIT_FIELDS) if key in data})
     if "charge_box_ids" in data:
         site_assign_charge_boxes(node=node, charge_box_ids=data["charge_box_ids"])
+    elif "parent" in data or any(key in data for key in LIMIT_FIELDS):
+        _load_changed(node_pks=[node.pk], reason=f"site {node.name} changed")
     return node
 
 
@@ -115,6 +117,9 @@ def site_assign_charge_boxes(*, node: Node, charge_box_ids: Iterable[str]) -> No
     charge_boxes = _charge_boxes_by_id(account=node.account, charge_box_ids=charge_box_ids)
     now = timezone.now()
     keep = [charge_box.pk for charge_box in charge_boxes.values()]
+    # The sites the stations leave lose their load, the node's gains it.
+    left = ChargeBox.objects.filter(pk__in=keep, node__isnull=False).exclude(node=node).values_list("node", flat=True)
+    _load_changed(node_pks=[node.pk, *left], reason=f"stations of {node.name} changed")
     ChargeBox.objects.filter(node=node).exclude(pk__in=keep).update(node=None, updated_at=now)
     ChargeBox.objects.filter(pk__in=keep).exclude(node=node).update(node=node, updated_at=now)
 
@@ -125,6 +130,13 @@ def site_delete(*, node: Node) -> None:
     serialise_tree_writes()
     node.refresh_from_db()
     node.delete()
+
+
+def _load_changed(*, node_pks: list[int], reason: str) -> None:
+    # Load management (priority) builds on sites; it is imported here, late, so sites does not depend on it.
+    from priority.services.load_management import nodes_rebalance_after_commit
+
+    nodes_rebalance_after_commit(node_pks=node_pks, reason=reason)
 
 
 def _charge_boxes_by_id(*, account: Account, charge_box_ids: list[str]) -> dict[str, ChargeBox]:
@@ -189,4 +201,5 @@ def node_save(*, node: Node) -> Node:
     """Save a node a form has validated (the admin); a changed parent moves the node with its subtree."""
     serialise_tree_writes()
     node.save()
+    _load_changed(node_pks=[node.pk], reason=f"site {node.name} changed")
     return node

@@ -1,6 +1,6 @@
 """factory-boy factories. Nodes go through mptt's own insert, so trees built here are consistent."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import factory
 from django.utils import timezone
@@ -25,6 +25,8 @@ from ocpp_core.models import (
 )
 from permissions.models import OcppTagGroupPermission, OcppTagPermission
 from powerfill.accounts.models import Account, OperatorUser
+from priority.choices import PriorityChangeSource
+from priority.models import ConnectorLoad, PriorityChange, TimeOfUseWindow
 from sites.models import Node
 
 
@@ -228,3 +230,31 @@ class InstalledCertificateFactory(factory.django.DjangoModelFactory):
     issuer_name_hash = "aa"
     issuer_key_hash = "bb"
     serial_number = factory.Sequence(lambda n: f"{n:08x}")
+
+
+class PriorityChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PriorityChange
+
+    connector = factory.SubFactory(ConnectorFactory)
+    priority = 5
+    previous_priority = 0
+    source = PriorityChangeSource.API
+    changed_by = "tests"
+
+
+class ConnectorLoadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectorLoad
+
+    connector = factory.SubFactory(ConnectorFactory)
+
+
+class TimeOfUseWindowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimeOfUseWindow
+
+    node = factory.SubFactory(NodeFactory)
+    name = factory.Sequence(lambda n: f"Peak {n}")
+    starts_at = time(17)
+    ends_at = time(20)

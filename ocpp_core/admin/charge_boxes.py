@@ -9,6 +9,9 @@ from django.utils.html import format_html, format_html_join
 from permissions.selectors import tags_allowed_at
 from powerfill.accounts.models import Account
 from powerfill.accounts.scoping import AccountScopedAdmin
+from priority.choices import PriorityChangeSource
+from priority.models import PriorityChange
+from priority.services.priorities import connector_priority_set
 
 from ..models import (
     ChargeBox,
@@ -30,11 +33,72 @@ from .common import ReadOnlyAdminMixin, admin_link, changelist_link, resolver_ta
 from .operations import operations_view
 
 
+class ConnectorInlineForm(forms.ModelForm):
+    class Meta:
+        model = Connector
+        fields = ("connector_id", "evse_id", "priority")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("connector_id") == 0 and cleaned.get("priority"):
+            self.add_error("priority", "Connector 0 stands for the whole station; it has no priority.")
+        return cleaned
+
+
 class ConnectorInline(admin.TabularInline):
+    """Each connector's status, its user priority (saved through connector_priority_set, which keeps the history:
+    see ChargeBoxAdmin.save_formset) and what load management last allocated and applied."""
+
     model = Connector
-    fields = ("connector_id", "status", "error_code", "info", "status_updated_at", "evse_id", "priority")
-    readonly_fields = ("status", "error_code", "info", "status_updated_at")
+    form = ConnectorInlineForm
+    fields = (
+        "connector_id",
+        "status",
+        "error_code",
+        "info",
+        "status_updated_at",
+        "evse_id",
+        "priority",
+        "priority_history",
+        "allocated",
+        "applied",
+        "apply_status",
+    )
+    readonly_fields = (
+        "status",
+        "error_code",
+        "info",
+        "status_updated_at",
+        "priority_history",
+        "allocated",
+        "applied",
+        "apply_status",
+    )
     extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("load")
+
+    @admin.display(description="priority history")
+    def priority_history(self, connector):
+        if not connector.pk:
+            return "—"
+        return changelist_link(PriorityChange, "history", connector__id__exact=connector.pk)
+
+    @admin.display(description="allocated")
+    def allocated(self, connector):
+        load = getattr(connector, "load", None)
+        return "—" if load is None or load.allocated_amps is None else f"{load.allocated_amps:g} A"
+
+    @admin.display(description="applied")
+    def applied(self, connector):
+        load = getattr(connector, "load", None)
+        return "—" if load is None or load.applied_amps is None else f"{load.applied_amps:g} A"
+
+    @admin.display(description="apply status")
+    def apply_status(self, connector):
+        load = getattr(connector, "load", None)
+        return load.get_apply_status_display() if load is not None and load.apply_status else "—"
 
 
 class ChargeBoxForm(forms.ModelForm):
@@ -208,6 +272,25 @@ class ChargeBoxAdmin(AccountScopedAdmin):
             services.charge_box_update(charge_box=obj, data={"auth_password": None})
         elif form.cleaned_data.get("new_auth_password"):
             services.charge_box_update(charge_box=obj, data={"auth_password": form.cleaned_data["new_auth_password"]})
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Connector:
+            return super().save_formset(request, form, formset, change)
+        # A priority changes through its service, which records the change: the rows are saved with their stored
+        # priority, then the service sets the new one.
+        priorities = {}
+        for connector_form in formset.forms:
+            if "priority" in connector_form.changed_data and connector_form not in formset.deleted_forms:
+                priorities[connector_form] = connector_form.cleaned_data["priority"]
+                connector_form.instance.priority = connector_form.initial.get("priority", 0)
+        super().save_formset(request, form, formset, change)
+        for connector_form, priority in priorities.items():
+            connector_priority_set(
+                connector=connector_form.instance,
+                priority=priority,
+                source=PriorityChangeSource.ADMIN,
+                changed_by=request.user.get_username(),
+            )
 
     def delete_model(self, request, obj):
         services.charge_box_delete(charge_box=obj)

@@ -19,9 +19,10 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from ocpp.v16.enums import AuthorizationStatus, DataTransferStatus, RegistrationStatus
+from ocpp.v16.enums import AuthorizationStatus, ChargePointStatus, DataTransferStatus, RegistrationStatus
 
 from permissions.selectors import TagAuthorization, authorization_from_row, authorization_statement
+from priority.services.priorities import connector_unplug_statements
 
 from ..choices import ChargerEventKind, ReservationStatus, StopEventActor
 from ..db import OcppDatabase, Statement, Statements, ocpp_db
@@ -201,7 +202,8 @@ async def connector_status_report(
     vendor_id: str | None = None,
     vendor_error_code: str | None = None,
 ) -> None:
-    """StatusNotification: a line of history, and the connector's current state."""
+    """StatusNotification: a line of history, and the connector's current state. An outlet that reports Available
+    has been unplugged: its user priority goes back to 0 (API.md, Priorities)."""
     now = timezone.now()
     details = [info or "", vendor_id or "", vendor_error_code or ""]
     history = (
@@ -217,7 +219,13 @@ async def connector_status_report(
         "vendor_error_code = excluded.vendor_error_code, status_updated_at = excluded.status_updated_at",
         [charge_box.pk, connector_id, status, error_code, *details, now],
     )
-    await db.write(history, current)
+    # The unplug reset reads the connector's row, so it comes after the upsert that creates (and locks) it.
+    unplugged = []
+    if status == ChargePointStatus.available and connector_id > 0:
+        unplugged = connector_unplug_statements(
+            charge_box_pk=charge_box.pk, connector_id=connector_id, at=now, lock_row=False
+        )
+    await db.write(history, current, *unplugged)
 
 
 async def tag_authorization_of(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> TagAuthorization:
@@ -328,7 +336,8 @@ async def transaction_stop(
 ) -> IdTagInfo | None:
     """StopTransaction. An id we never issued (chargers send -1 and replays) is acknowledged and kept as an event,
     never applied to another transaction; a repeated stop changes nothing. The idTagInfo is judged with this
-    session already ended, so the tag's own session does not count against its concurrency limit."""
+    session already ended, so the tag's own session does not count against its concurrency limit. The stopped
+    session's connector goes back to user priority 0 (API.md, Priorities), in the same transaction."""
     tx_table = Transaction._meta.db_table
     # The stop and the readings it carries are stored together: a charger that is not answered sends the stop
     # again, and then finds the transaction still open instead of ended without its readings.
@@ -355,6 +364,10 @@ async def transaction_stop(
             )
             if readings is not None:
                 await db.execute(*readings)
+            for unplug in connector_unplug_statements(
+                charge_box_pk=charge_box.pk, connector_id=stopped[0], at=timezone.now(), lock_row=True
+            ):
+                await db.execute(*unplug)
     if stopped is None and not await db.fetchone(
         f"SELECT 1 FROM {tx_table} WHERE id = %s AND charge_box_id = %s", [transaction_id, charge_box.pk]
     ):

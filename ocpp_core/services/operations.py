@@ -81,7 +81,7 @@ def operation_run(*, account: Account, action: str, params: dict, requested_by: 
             continue
         calls.append((charge_box, payload))
 
-    replies = async_to_sync(_call_chargers)(action, [(box.pk, payload) for box, payload in calls]) if calls else []
+    replies = async_to_sync(chargers_call)(action, [(box.pk, payload) for box, payload in calls]) if calls else []
     for (charge_box, payload), reply in zip(calls, replies, strict=True):
         charge_box_id = charge_box.charge_box_id
         if reply["outcome"] == "result":
@@ -122,7 +122,10 @@ def operation_response(task: OperationTask) -> dict:
     }
 
 
-async def _call_chargers(action: str, calls: list[tuple[int, dict]]) -> list[dict]:
+async def chargers_call(action: str, calls: list[tuple[int, dict]]) -> list[dict]:
+    """Send each (charge box pk, payload) CALL through the channel layer, in parallel; one reply each, in order:
+    {"outcome": "result", "payload"} | {"outcome": "call_error", "code", "description", "details"} |
+    {"outcome": "timeout" | "failed", "message"}."""
     layer = get_channel_layer()
     wait = SEND_WITHIN_SECONDS + settings.OCPP_CALL_TIMEOUT + REPLY_MARGIN_SECONDS
 

@@ -30,6 +30,9 @@ def charge_box_create(*, account: Account, charge_box_id: str, auth_password: st
     return charge_box
 
 
+ELECTRICAL_FIELDS = ("max_current_a", "min_current_a", "phases", "phase_rotation", "node")
+
+
 @db_transaction.atomic
 def charge_box_update(*, charge_box: ChargeBox, data: dict) -> ChargeBox:
     """Update operator-managed fields; `auth_password` (None clears it) is hashed, never stored as given."""
@@ -41,6 +44,11 @@ def charge_box_update(*, charge_box: ChargeBox, data: dict) -> ChargeBox:
     model_update(instance=charge_box, data=data)
     if charge_box.registration_status != status_before:
         registration_status_announce(charge_box=charge_box)
+    if charge_box.node_id is not None and any(field in data for field in ELECTRICAL_FIELDS):
+        # Load management (priority) builds on ocpp_core: imported late, so ocpp_core does not depend on it.
+        from priority.services.load_management import nodes_rebalance_after_commit
+
+        nodes_rebalance_after_commit(node_pks=[charge_box.node_id], reason=f"{charge_box.charge_box_id} changed")
     return charge_box
 
 

@@ -7,6 +7,7 @@ v1 = [
     path("", include("ocpp_core.api.urls")),
     path("", include("sites.api.urls")),
     path("", include("permissions.api.urls")),
+    path("", include("priority.api.urls")),
 ]
 
 urlpatterns = [

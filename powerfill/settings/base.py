@@ -172,7 +172,21 @@ OCPP_CLIENT_CERT_HEADER = env("OCPP_CLIENT_CERT_HEADER", default="X-Client-Cert-
 # SignCertificate: accept CSRs when an operator signs them and sends CertificateSigned; otherwise Rejected.
 OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS = env.bool("OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS", default=False)
 
+# Load management (priority/services/load_management.py)
+LOAD_VOLTAGE = env.float("LOAD_VOLTAGE", default=230.0)  # phase to neutral, to turn kW into amps and back
+LOAD_REBALANCE_INTERVAL_SECONDS = env.int("LOAD_REBALANCE_INTERVAL_SECONDS", default=60)  # periodic recompute
+LOAD_DEBOUNCE_SECONDS = env.float("LOAD_DEBOUNCE_SECONDS", default=2.0)  # a burst of events makes one recompute
+LOAD_CHANGE_THRESHOLD_AMPS = env.float("LOAD_CHANGE_THRESHOLD_AMPS", default=1.0)  # smaller rises are not sent
+LOAD_HEADROOM_AMPS = env.float("LOAD_HEADROOM_AMPS", default=2.0)  # room above what a vehicle draws
+LOAD_PROFILE_LEASE_SECONDS = env.int("LOAD_PROFILE_LEASE_SECONDS", default=900)  # then the safe share applies
+LOAD_MEASUREMENT_MAX_AGE_SECONDS = env.int("LOAD_MEASUREMENT_MAX_AGE_SECONDS", default=300)  # older: not measured
+LOAD_RETRY_REFUSED_SECONDS = env.int("LOAD_RETRY_REFUSED_SECONDS", default=900)  # ask a refusing charger again
+
 CELERY_BEAT_SCHEDULE = {
+    "rebalance-managed-sites": {
+        "task": "priority.tasks.managed_sites_rebalance_task",
+        "schedule": LOAD_REBALANCE_INTERVAL_SECONDS,
+    },
     "prune-ocpp-message-log": {"task": "ocpp_core.tasks.message_log_prune", "schedule": 3600},
     "release-stale-ocpp-connections": {"task": "ocpp_core.tasks.stale_connections_release", "schedule": 60},
 }

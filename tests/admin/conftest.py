@@ -18,7 +18,9 @@ from ..factories import (
     OcppTagPermissionFactory,
     OperationTaskFactory,
     OperatorUserFactory,
+    PriorityChangeFactory,
     ReservationFactory,
+    TimeOfUseWindowFactory,
     TransactionFactory,
     UnknownChargeBoxFactory,
     UserFactory,
@@ -52,6 +54,8 @@ MAKERS = {
     "permissions.ocpptaggrouppermission": lambda account: OcppTagGroupPermissionFactory(
         ocpp_tag_group__account=account
     ),
+    "priority.prioritychange": lambda account: PriorityChangeFactory(connector__charge_box__account=account),
+    "priority.timeofusewindow": lambda account: TimeOfUseWindowFactory(node__account=account),
 }
 
 

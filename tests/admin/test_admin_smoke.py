@@ -24,6 +24,7 @@ ADDED_ONLY_BY_CHARGERS = {
     "ocpp_core.operationtask",
     "ocpp_core.localauthlistentry",
     "ocpp_core.installedcertificate",
+    "priority.prioritychange",
 }
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]
 

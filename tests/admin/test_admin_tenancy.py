@@ -27,7 +27,9 @@ from ..factories import (
     OcppTagPermissionFactory,
     OperationTaskFactory,
     OperatorUserFactory,
+    PriorityChangeFactory,
     ReservationFactory,
+    TimeOfUseWindowFactory,
     TransactionFactory,
     UnknownChargeBoxFactory,
     UserFactory,
@@ -74,6 +76,8 @@ def rivals(other_account):
         tag_permission=OcppTagPermissionFactory(ocpp_tag=tag, node=node),
         group_permission=OcppTagGroupPermissionFactory(ocpp_tag_group=group, node=node),
         task=OperationTaskFactory(account=other_account, requested_by="RIVAL-OPERATOR"),
+        priority_change=PriorityChangeFactory(connector__charge_box=box, changed_by="RIVAL-OPERATOR"),
+        time_of_use_window=TimeOfUseWindowFactory(node=node, name="RIVAL-WINDOW"),
     )
 
 
