@@ -101,3 +101,51 @@ def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.t
             process.wait()
         if not os.environ.get("KEEP_SERVER_LOGS"):
             log_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def celery_worker(*, settings: str = "powerfill.settings.test", env: dict | None = None):
+    """A Celery worker in a child process on the test database, for tests where tasks leave the server process
+    (REDIS_URL set: a broker, not eager)."""
+    child_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DATABASE_URL": database_url_for_children(),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    command = [
+        str(Path(sys.executable).parent / "celery"),
+        "-A",
+        "powerfill",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "4",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    log_path = PROJECT_DIR / "tmp" / f"celery-{os.getpid()}-{time.monotonic_ns()}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while b"ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if not os.environ.get("KEEP_SERVER_LOGS"):
+            log_path.unlink(missing_ok=True)

@@ -291,7 +291,13 @@ def _apply(state: SiteState, allocation: dict, safe: dict, now: datetime) -> int
                 valid_to=lease_until,
                 transaction_id=connector_state.transaction_id,
             )
-            lowers = load is None or load.applied_amps is None or amps < load.applied_amps
+            # A session that holds no profile of ours yet is under the hold (0 A): its first profile raises.
+            lowers = (
+                load is not None
+                and load.applied_transaction_id == connector_state.transaction_id
+                and load.applied_amps is not None
+                and amps < load.applied_amps
+            )
             sends.append(_Send(box, payload, amps, kind="tx", lowers=lowers, state=connector_state))
 
     # Lower first, then raise: between the two waves the site stays under its limits.
