@@ -94,7 +94,7 @@ class ChargerSession(ChargePoint):
         self.database = ocpp_database()
         self._triggered_until: dict[str, float] = {}  # action -> time.monotonic() until which it may come
         self._statuses: dict[int, str] = {}  # connector id -> the last status (load management reacts to changes)
-        self.load_limits: dict[int, float] = {}  # connector id -> amps of the TxProfile it accepted last
+        self.load_limits: dict[int, float] = {}  # connector id -> the amps the site's allocation assumes
         self._last_periodic_load = time.monotonic()
 
     async def receive(self, raw: str) -> None:
@@ -165,10 +165,12 @@ class ChargerSession(ChargePoint):
                 self._last_periodic_load = time.monotonic()
                 self.load_changed("heartbeat")
         elif action == Action.meter_values:
-            limit = self.load_limits.get(request.get("connectorId"))
-            drawn = _current_drawn(request.get("meterValue"))
-            if limit is not None and drawn is not None and abs(drawn - limit) > settings.LOAD_HEADROOM_AMPS:
-                self.load_limits.pop(request.get("connectorId"), None)  # once, until a new limit is sent
+            # Compared with what the site's allocation assumes of this connector: the limit it accepted, or, for
+            # a charger we do not steer, the draw it was last counted with.
+            connector_id, drawn = request.get("connectorId"), _current_drawn(request.get("meterValue"))
+            assumed = self.load_limits.get(connector_id)
+            if drawn is not None and (assumed is None or abs(drawn - assumed) > settings.LOAD_HEADROOM_AMPS):
+                self.load_limits[connector_id] = drawn
                 self.load_changed("meter values deviate")
 
     def load_changed(self, reason: str) -> None:

@@ -1,11 +1,12 @@
 from django import forms
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from ocpp_core.admin.common import ReadOnlyAdminMixin, admin_link
 from powerfill.accounts.scoping import AccountScopedAdmin, scope_to_account
 from sites.models import Node
 
-from .models import PriorityChange, TimeOfUseWindow
+from .models import AllocationRun, PriorityChange, TimeOfUseWindow
 
 
 @admin.register(PriorityChange)
@@ -61,3 +62,42 @@ class TimeOfUseWindowAdmin(AccountScopedAdmin):
             # A window belongs to a site, i.e. a root node; the operator's own only.
             kwargs["queryset"] = scope_to_account(Node.objects.filter(parent=None), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(AllocationRun)
+class AllocationRunAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Every recompute of a site's allocation by load management; a node's page charts them."""
+
+    account_lookup = "root__account"
+    list_display = ("computed_at", "root", "reason", "duration_ms", "profiles_sent")
+    list_select_related = ("root",)
+    list_filter = ("computed_at", ("root", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("root__name", "reason")
+    date_hierarchy = "computed_at"
+    show_full_result_count = False
+    fields = ("root", "computed_at", "reason", "duration_ms", "profiles_sent", "node_loads", "connectors")
+    readonly_fields = fields
+
+    @admin.display(description="nodes (A per phase)")
+    def node_loads(self, run):
+        # In tree order: PostgreSQL's jsonb does not keep the order the run wrote them in.
+        nodes = Node.objects.filter(pk__in=[int(pk) for pk in run.nodes], account_id=run.root.account_id)
+        names = dict(nodes.order_by("tree_id", "lft").values_list("pk", "name"))
+        order = {pk: index for index, pk in enumerate(names)}
+        return format_html(
+            "<table><thead><tr><th>node</th><th>limit</th><th>allocated L1, L2, L3</th><th>measured L1, L2, L3</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        names.get(int(pk), f"node {pk} (deleted)"),
+                        "none" if loads.get("limit") is None else loads["limit"],
+                        ", ".join(str(amps) for amps in loads["allocated"]),
+                        ", ".join(str(amps) for amps in loads["measured"]),
+                    )
+                    for pk, loads in sorted(run.nodes.items(), key=lambda item: order.get(int(item[0]), len(order)))
+                ),
+            ),
+        )

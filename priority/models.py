@@ -63,6 +63,9 @@ class ChargerLoad(models.Model):
     safe_amps = models.FloatField(null=True, blank=True, help_text="Its safe share, as the charger accepted it.")
     hold_until = models.DateTimeField(null=True, blank=True, help_text="The hold profile's lease, as accepted.")
     max_profile_amps = models.FloatField(null=True, blank=True, help_text="Its ChargePointMaxProfile, as accepted.")
+    stack_level = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Our stack level when its safe and hold profiles were accepted."
+    )
     apply_status = models.CharField(max_length=16, choices=ProfileApplyStatus.choices, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,9 @@
 """Reads of connectors' user priorities: the API's priority records and the lookup of a connector by the
-identifiers integrators know it by (gridX EVCS user priority API)."""
+identifiers integrators know it by (gridX EVCS user priority API); and of a node's load as load management
+recorded it (AllocationRun), for the admin's chart."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TypedDict
 
 from django.core.exceptions import ValidationError
@@ -8,8 +11,11 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from ocpp_core.models import ChargeBox, Connector
 from powerfill.accounts.models import Account
+from sites.models import Node
 
-from .models import PriorityChange
+from .models import AllocationRun, PriorityChange
+
+LOAD_HISTORY_POINTS = 288  # a day at one point per five minutes
 
 
 class BySerialNumber(TypedDict):
@@ -82,3 +88,34 @@ def connector_by_identifier(
     if not matching:
         return None
     return records.filter(charge_box_id=matching[0][0], connector_id=by_serial_number["connector_id"]).first()
+
+
+@dataclass(frozen=True)
+class NodeLoad:
+    """A node at one recompute of its site: its limit (A per phase, None: none) and, per grid phase L1-L3, the
+    current allocated and measured below it."""
+
+    run_id: int
+    computed_at: datetime
+    reason: str
+    limit: float | None
+    allocated: list[float]
+    measured: list[float]
+
+
+def node_load_history(*, node: Node, since: datetime, max_points: int = LOAD_HISTORY_POINTS) -> list[NodeLoad]:
+    """The node's load at the recomputes of its site since `since`, oldest first. At most `max_points`: when there
+    were more runs, evenly spread ones, always with the newest. Runs from before the node was in this site (it was
+    added or moved here later) have nothing about it and are left out. Two queries, three for a non-root node."""
+    runs = AllocationRun.objects.filter(root=node.get_root(), computed_at__gte=since).order_by("computed_at", "pk")
+    ids = list(runs.values_list("pk", flat=True))
+    if len(ids) > max_points:
+        last, step = len(ids) - 1, (len(ids) - 1) / max(max_points - 1, 1)
+        ids = [ids[last - round(i * step)] for i in range(max_points)]
+    key = str(node.pk)
+    rows = runs.filter(pk__in=ids).values_list("pk", "computed_at", "reason", "nodes")
+    return [
+        NodeLoad(pk, computed_at, reason, loads.get("limit"), loads["allocated"], loads["measured"])
+        for pk, computed_at, reason, nodes in rows
+        if (loads := nodes.get(key)) is not None
+    ]

@@ -1,12 +1,18 @@
+from datetime import timedelta
+
 from django import forms, http
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from mptt.admin import DraggableMPTTAdmin
 from mptt.forms import MPTTAdminForm
 
+from ocpp_core.charts import Series, shared_axis_chart_svg
 from ocpp_core.models import ChargeBox
 from permissions.admin import PermissionInline
 from permissions.models import OcppTagGroupPermission, OcppTagPermission
@@ -14,6 +20,11 @@ from powerfill.accounts.scoping import AccountScopedAdmin, scope_to_account
 
 from . import services
 from .models import Node
+
+LOAD_PERIOD = timedelta(hours=24)
+PHASES = ("L1", "L2", "L3")
+PHASE_COLORS = ("#2a6ebb", "#d9822b", "#3a9a4a")
+LIMIT_COLOR = "#c0392b"
 
 
 class NodeForm(MPTTAdminForm):
@@ -82,6 +93,7 @@ class NodeAdmin(AccountScopedAdmin, DraggableMPTTAdmin):
             },
         ),
     )
+    readonly_fields = ("load",)
     expand_tree_by_default = True
 
     def get_queryset(self, request):
@@ -94,6 +106,12 @@ class NodeAdmin(AccountScopedAdmin, DraggableMPTTAdmin):
                 group_permissions=Count("ocpptaggrouppermissions", distinct=True),
             )
         )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return (*fieldsets, ("Load (last 24 hours)", {"fields": ("load",)}))
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -113,6 +131,45 @@ class NodeAdmin(AccountScopedAdmin, DraggableMPTTAdmin):
     @admin.display(description="group permissions", ordering="group_permissions")
     def group_permission_count(self, node):
         return node.group_permissions
+
+    @admin.display(description="limit, allocated and measured current")
+    def load(self, node):
+        from priority.selectors import node_load_history  # priority depends on sites: imported when used
+
+        history = node_load_history(node=node, since=timezone.now() - LOAD_PERIOD)
+        if not history:
+            return (
+                "No recompute of this site in the last 24 hours: load management runs on sites with a limit and "
+                "charge boxes."
+            )
+        series = [
+            Series("limit", "A", LIMIT_COLOR, [(h.computed_at, h.limit) for h in history if h.limit is not None], "6 3")
+        ]
+        for index, (phase, color) in enumerate(zip(PHASES, PHASE_COLORS, strict=True)):
+            allocated = [(h.computed_at, h.allocated[index]) for h in history]
+            measured = [(h.computed_at, h.measured[index]) for h in history]
+            series += [
+                Series(f"{phase} allocated", "A", color, allocated),
+                Series(f"{phase} measured", "A", color, measured, "2 2"),
+            ]
+        chart = shared_axis_chart_svg(series=series, label=f"load of {node.name}", unit="A per phase")
+        latest = history[-1]
+        limit = "none" if latest.limit is None else latest.limit
+        table = format_html(
+            '<table><caption>Latest recompute: <a href="{}">{}</a> ({})</caption>'
+            "<thead><tr><th>phase</th><th>limit (A)</th><th>allocated (A)</th><th>measured (A)</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            reverse("admin:priority_allocationrun_change", args=[latest.run_id]),
+            f"{latest.computed_at:%Y-%m-%d %H:%M:%S} UTC",  # as on the chart
+            latest.reason,
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((phase, limit, latest.allocated[i], latest.measured[i]) for i, phase in enumerate(PHASES)),
+            ),
+        )
+        # The chart is built from numbers and escaped labels (ocpp_core/charts.py).
+        return format_html("{}{}", mark_safe(chart), table)  # noqa: S308
 
     @admin.display(description="node")
     def indented_title(self, item):

@@ -26,7 +26,7 @@ from ocpp_core.models import (
 from permissions.models import OcppTagGroupPermission, OcppTagPermission
 from powerfill.accounts.models import Account, OperatorUser
 from priority.choices import PriorityChangeSource
-from priority.models import ConnectorLoad, PriorityChange, TimeOfUseWindow
+from priority.models import AllocationRun, ConnectorLoad, PriorityChange, TimeOfUseWindow
 from sites.models import Node
 
 
@@ -258,3 +258,17 @@ class TimeOfUseWindowFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Peak {n}")
     starts_at = time(17)
     ends_at = time(20)
+
+
+class AllocationRunFactory(factory.django.DjangoModelFactory):
+    """A recompute of a one-node site with a 32 A limit (load management writes real ones)."""
+
+    class Meta:
+        model = AllocationRun
+
+    root = factory.SubFactory(NodeFactory, max_current_a=32)
+    reason = "periodic"
+    duration_ms = 3.5
+    nodes = factory.LazyAttribute(
+        lambda run: {str(run.root.pk): {"limit": 32, "allocated": [16.0, 16.0, 16.0], "measured": [10.0, 11.0, 9.5]}}
+    )

@@ -124,7 +124,13 @@ def site_rebalance_once(*, root_id: int, reason: str) -> AllocationRun | None:
     if _capabilities_read(state, now):
         state = site_state(root=root, now=now)
     allocation, safe = _allocations(state, now)
-    sent = _apply(state, allocation, safe, now)
+    sent, refused = _apply(state, allocation, safe, now)
+    if refused:
+        # The allocation counted on chargers that turned out not to follow it: once more, counting them at what
+        # they draw (a second refusal waits for the next event; a charger is not steered again for a while).
+        state = site_state(root=root, now=now)
+        allocation, safe = _allocations(state, now)
+        sent += _apply(state, allocation, safe, now)[0]
     _connector_loads_record(state, allocation, now)
     return AllocationRun.objects.create(
         root=root,
@@ -204,11 +210,13 @@ class _Send:
     """One SetChargingProfile to send, and what to record once the charger answered. `lowers`: it takes power
     away (sent in the first wave)."""
 
-    def __init__(self, box, payload: dict, amps: float, *, kind: str, lowers: bool, state=None):
+    def __init__(self, box, payload: dict, amps: float, *, kind: str, lowers: bool, state=None, level=None):
         self.box, self.payload, self.amps, self.kind, self.lowers, self.state = box, payload, amps, kind, lowers, state
+        self.level = level  # our stack level, for the charger-wide profiles
 
 
-def _apply(state: SiteState, allocation: dict, safe: dict, now: datetime) -> int:
+def _apply(state: SiteState, allocation: dict, safe: dict, now: datetime) -> tuple[int, bool]:
+    """Send what changed; (how many profiles were sent, whether a session's profile was refused or unanswered)."""
     lease = timedelta(seconds=settings.LOAD_PROFILE_LEASE_SECONDS)
     renew_before = now + lease / 2
     lease_until = now + lease
@@ -249,7 +257,9 @@ def _apply(state: SiteState, allocation: dict, safe: dict, now: datetime) -> int
             lowers = charger.max_profile_amps is None or box.max_current_a < charger.max_profile_amps
             sends.append(_Send(box, payload, box.max_current_a, kind="max", lowers=lowers))
         safe_amps = min(safe.get(s.demand.key, 0.0) for s in connectors)
-        if charger.safe_amps is None or abs(charger.safe_amps - safe_amps) > 1e-6:
+        # Capabilities learnt since (a stack level of our own): the charger-wide profiles move to the new levels.
+        relevel = charger.stack_level != level
+        if relevel or charger.safe_amps is None or abs(charger.safe_amps - safe_amps) > 1e-6:
             payload = profile(
                 profile_id=SAFE_PROFILE_ID,
                 purpose=ChargingProfilePurposeType.tx_default_profile,
@@ -257,15 +267,15 @@ def _apply(state: SiteState, allocation: dict, safe: dict, now: datetime) -> int
                 stack_level=level - 1 if capabilities.has_hold_level else level,
             )
             lowers = charger.safe_amps is None or safe_amps < charger.safe_amps
-            sends.append(_Send(box, payload, safe_amps, kind="safe", lowers=lowers))
-        if capabilities.has_hold_level and (charger.hold_until is None or charger.hold_until < renew_before):
+            sends.append(_Send(box, payload, safe_amps, kind="safe", lowers=lowers, level=level))
+        if capabilities.has_hold_level and (relevel or charger.hold_until is None or charger.hold_until < renew_before):
             payload = profile(
                 profile_id=HOLD_PROFILE_ID,
                 purpose=ChargingProfilePurposeType.tx_default_profile,
                 amps=0.0,
                 valid_to=lease_until,
             )
-            sends.append(_Send(box, payload, 0.0, kind="hold", lowers=True))
+            sends.append(_Send(box, payload, 0.0, kind="hold", lowers=True, level=level))
         for connector_state in connectors:
             if connector_state.transaction_id is None or not connector_state.demand.wants_power:
                 continue
@@ -303,15 +313,17 @@ def _apply(state: SiteState, allocation: dict, safe: dict, now: datetime) -> int
     # Lower first, then raise: between the two waves the site stays under its limits.
     first = [send for send in sends if send.lowers]
     second = [send for send in sends if not send.lowers]
+    refused = False
     for wave in (first, second):
         if wave:
             replies = async_to_sync(chargers_call)(SET_CHARGING_PROFILE, [(s.box.pk, s.payload) for s in wave])
             for send, reply in zip(wave, replies, strict=True):
-                _record_answer(send, reply, now, lease_until, charger_loads)
-    return len(sends)
+                status = _record_answer(send, reply, now, lease_until, charger_loads)
+                refused = refused or (send.kind == "tx" and status != ProfileApplyStatus.ACCEPTED)
+    return len(sends), refused
 
 
-def _record_answer(send: _Send, reply: dict, now, lease_until, charger_loads: dict) -> None:
+def _record_answer(send: _Send, reply: dict, now, lease_until, charger_loads: dict) -> str:
     status = _apply_status(reply)
     accepted = status == ProfileApplyStatus.ACCEPTED
     if send.state is not None:
@@ -324,8 +336,10 @@ def _record_answer(send: _Send, reply: dict, now, lease_until, charger_loads: di
                 "applied_until": lease_until,
             }
         ConnectorLoad.objects.update_or_create(connector=send.state.connector, defaults=fields)
-        return
+        return status
     fields = {"apply_status": status}
+    if accepted and send.kind in ("safe", "hold"):
+        fields["stack_level"] = send.level
     if accepted:
         fields |= {
             {"max": "max_profile_amps", "safe": "safe_amps", "hold": "hold_until"}[send.kind]: (
@@ -334,6 +348,7 @@ def _record_answer(send: _Send, reply: dict, now, lease_until, charger_loads: di
         }
     charger, _ = ChargerLoad.objects.update_or_create(charge_box=send.box, defaults=fields)
     charger_loads[send.box.pk] = charger
+    return status
 
 
 def _apply_status(reply: dict) -> str:

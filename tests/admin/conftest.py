@@ -4,6 +4,7 @@ from powerfill.accounts.services import api_token_create, operators_group_sync
 
 from ..factories import (
     AccountFactory,
+    AllocationRunFactory,
     ChargeBoxFactory,
     ChargerEventFactory,
     ChargingProfileFactory,
@@ -56,6 +57,7 @@ MAKERS = {
     ),
     "priority.prioritychange": lambda account: PriorityChangeFactory(connector__charge_box__account=account),
     "priority.timeofusewindow": lambda account: TimeOfUseWindowFactory(node__account=account),
+    "priority.allocationrun": lambda account: AllocationRunFactory(root__account=account),
 }
 
 

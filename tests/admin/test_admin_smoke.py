@@ -25,6 +25,7 @@ ADDED_ONLY_BY_CHARGERS = {
     "ocpp_core.localauthlistentry",
     "ocpp_core.installedcertificate",
     "priority.prioritychange",
+    "priority.allocationrun",
 }
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]
 

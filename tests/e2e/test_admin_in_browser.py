@@ -1,20 +1,34 @@
 """An operator, in Debian's chromium, logs in, builds a three-level site, assigns a charge box and grants a tag
-group a permission; the permission resolver then admits the group's tag at that charge box."""
+group a permission; the permission resolver then admits the group's tag at that charge box. Operations are sent
+from the admin, and a site's load is charted per phase."""
 
 import os
 import shutil
+from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.db.models import F
+from django.utils import timezone
 
-from ocpp_core.models import ChargeBox
+from ocpp_core.models import ChargeBox, MeterValue
 from permissions.choices import PermissionVia
 from permissions.models import OcppTagGroupPermission
 from permissions.selectors import tag_may_charge
 from powerfill.accounts.services import operators_group_sync
+from priority.models import AllocationRun
+from priority.services.load_management import site_rebalance_once
 from sites.models import Node
 
-from ..factories import ChargeBoxFactory, OcppTagFactory, OcppTagGroupFactory, OperatorUserFactory
+from ..factories import (
+    ChargeBoxFactory,
+    ConnectorFactory,
+    NodeFactory,
+    OcppTagFactory,
+    OcppTagGroupFactory,
+    OperatorUserFactory,
+    TransactionFactory,
+)
 from ..live import asgi_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -164,3 +178,44 @@ def test_an_operator_sends_an_operation_from_the_admin_and_sees_the_answer(page,
     assert answered.is_set()
     assert received[0][2] == "GetConfiguration" and received[0][3] == {"key": ["HeartbeatInterval"]}
     assert "CB-UI" in results and "HeartbeatInterval" in results and "answered" in results
+
+
+def test_an_operator_sees_a_nodes_load_per_phase(page, account, tmp_path):
+    operator = OperatorUserFactory(username="lena", account=account)
+    operator.groups.add(operators_group_sync())
+    site = NodeFactory(account=account, name="Depot", max_current_a=32)
+    box = ChargeBoxFactory(node=site)  # not connected: counted at what it draws
+    ConnectorFactory(charge_box=box)
+    tx = TransactionFactory(charge_box=box)
+    for reason, readings in (("status", (10.0, 9.0, 8.0)), ("periodic", (14.0, 13.5, 12.0))):
+        for phase, amps in zip(("L1", "L2", "L3"), readings, strict=True):
+            MeterValue.objects.create(
+                charge_box=box,
+                connector_id=1,
+                transaction=tx,
+                timestamp=timezone.now(),
+                measurand="Current.Import",
+                phase=phase,
+                unit="A",
+                value=str(amps),
+                numeric_value=amps,
+            )
+        site_rebalance_once(root_id=site.pk, reason=reason)
+    # Ten minutes apart rather than milliseconds, as they would be on a site.
+    AllocationRun.objects.filter(reason="status").update(computed_at=F("computed_at") - timedelta(minutes=10))
+
+    with asgi_server() as base_url:
+        page.goto(f"{base_url}/admin/login/")
+        page.fill("#id_username", "lena")
+        page.fill("#id_password", "correct horse battery")
+        page.click("input[type=submit]")
+        page.goto(f"{base_url}/admin/sites/node/{site.pk}/change/")
+        chart = page.locator('.field-load svg[aria-label="load of Depot"]')
+        chart.wait_for()
+        # The draw rose between the recomputes: sloped lines have an area, which Playwright's visibility wants.
+        for phase in ("L1", "L2", "L3"):
+            assert chart.locator(f'polyline[data-series="{phase} allocated"]').is_visible()
+            assert chart.locator(f'polyline[data-series="{phase} measured"]').is_visible()
+        assert chart.locator('polyline[data-series="limit"]').bounding_box()["width"] > 300  # flat: no height
+        assert "L2\t32.0\t14.0\t13.5" in page.inner_text(".field-load table")
+        chart.screenshot(path=str(tmp_path / "node-load.png"))

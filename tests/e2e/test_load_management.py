@@ -181,3 +181,81 @@ def test_three_chargers_behind_a_32_a_node_share_it_and_rebalance(site, daphne_s
     assert PriorityChange.objects.filter(connector__charge_box__charge_box_id="LM-A", source="unplug").exists()
     run_of_site = AllocationRun.objects.filter(root=garage).first()
     assert run_of_site is not None and run_of_site.nodes[str(garage.pk)]["limit"] == NODE_LIMIT
+
+
+class RefusingCharger(SmartCharger):
+    """Smart charging on paper, but every profile is Rejected."""
+
+    async def _answer(self):
+        while True:
+            call = await self.raw.calls.get()
+            if call[2] == "SetChargingProfile":
+                await self.raw.reply(call, {"status": "Rejected"})
+            else:
+                await self.raw.reply(call, {"configurationKey": []})
+
+    async def draws(self, transaction_id: int, amps: float):
+        samples = [
+            {"value": str(amps), "measurand": "Current.Import", "phase": phase, "unit": "A"}
+            for phase in ("L1", "L2", "L3")
+        ]
+        await self.raw.call(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": transaction_id,
+                "meterValue": [{"timestamp": "2026-11-21T10:05:00Z", "sampledValue": samples}],
+            },
+        )
+
+
+def test_a_charger_that_refuses_profiles_counts_with_its_draw_and_a_watts_only_charger_gets_watts(
+    account, daphne_server, recompute_worker
+):
+    garage = NodeFactory(account=account, name="Yard", max_current_a=NODE_LIMIT)
+    for charge_box_id in ("LM-REFUSES", "LM-WATTS"):
+        ChargeBoxFactory(account=account, charge_box_id=charge_box_id, node=garage, max_current_a=32)
+    OcppTagPermissionFactory(ocpp_tag=OcppTagFactory(account=account, id_tag="DRIVER"), node=garage)
+    watts_only = {**CAPABILITIES, "ChargingScheduleAllowedChargingRateUnit": "Power"}
+
+    class WattsCharger(SmartCharger):
+        async def _answer(self):
+            while True:
+                call = await self.raw.calls.get()
+                _, _, action, payload = call
+                if action == "GetConfiguration":
+                    entries = [{"key": k, "readonly": True, "value": v} for k, v in watts_only.items()]
+                    await self.raw.reply(call, {"configurationKey": entries})
+                    continue
+                profile = payload["csChargingProfiles"]
+                schedule = profile["chargingSchedule"]
+                if schedule["chargingRateUnit"] != "W":
+                    await self.raw.reply(call, {"status": "Rejected"})
+                    continue
+                if profile["chargingProfilePurpose"] == "TxProfile":
+                    self.tx_limits[profile["transactionId"]] = schedule["chargingSchedulePeriod"][0]["limit"]
+                await self.raw.reply(call, {"status": "Accepted"})
+
+    async def scenario():
+        async with (
+            raw_charger(daphne_server, "LM-REFUSES") as refusing_raw,
+            raw_charger(daphne_server, "LM-WATTS") as watts_raw,
+        ):
+            refusing = RefusingCharger(refusing_raw, "LM-REFUSES", lambda: None)
+            watts = WattsCharger(watts_raw, "LM-WATTS", lambda: None)
+            for charger in (refusing, watts):
+                await charger.raw.boot()
+                await charger.status("Available")
+            refused_tx = await refusing.start()
+            watts_tx = await watts.start()
+            # Refusing and not measured: counted at its 32 A maximum, so the other's minimum does not fit.
+            assert await until(lambda: watts.tx_limits.get(watts_tx) == 0.0), watts.tx_limits
+            # It reports drawing 10 A: the other may have the remaining 22 A, in watts (3 phases at 230 V).
+            await refusing.draws(refused_tx, 10.0)
+            assert await until(lambda: watts.tx_limits.get(watts_tx) == 22 * 230 * 3), watts.tx_limits
+            for charger in (refusing, watts):
+                charger.answering.cancel()
+
+    run(scenario())
+    refused = Connector.objects.get(charge_box__charge_box_id="LM-REFUSES", connector_id=1)
+    assert refused.load.apply_status == "Rejected" and refused.load.applied_amps is None

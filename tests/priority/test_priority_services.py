@@ -33,8 +33,10 @@ def managed_site(account, name, *charge_boxes):
 
 
 @pytest.fixture
-def rebalances():
-    """The reasons of the recomputes load management ran (its AllocationRun records), per site root."""
+def rebalances(settings):
+    """The reasons of the recomputes load management ran (its AllocationRun records), per site root. Recomputes
+    run here, in the test's process, as without a worker (with one, tests/e2e/test_load_management.py)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
     def runs(root):
         return list(AllocationRun.objects.filter(root=root).order_by("pk").values_list("reason", flat=True))
