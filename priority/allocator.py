@@ -168,6 +168,7 @@ class _Allocation:
             node.id: node.max_asymmetry_amps for node in nodes if node.max_asymmetry_amps is not None
         }
         self.phase_load: dict[tuple, float] = defaultdict(float)  # (node, phase) -> amps
+        self.running: set = set()  # connectors that got their minimum, and so take part in the filling
         self.allocation: dict[Hashable, float] = {}
 
     def _path(self, node_id) -> tuple:
@@ -205,7 +206,7 @@ class _Allocation:
         for _round in range(MAX_ROUNDS):
             grown = self._place_minimums(wanting)
             for priority in tiers:
-                tier = [c for c in wanting if c.priority == priority and self.allocation[c.key] > 0]
+                tier = [c for c in wanting if c.priority == priority and c.key in self.running]
                 targets = {}
                 for connector in tier:
                     urgent = connector.urgent_amps(self.voltage)
@@ -269,10 +270,11 @@ class _Allocation:
         """Each paused connector, most deserving first, gets its minimum if that fits under every limit."""
         placed = 0.0
         for connector in wanting:
-            if self.allocation[connector.key] == 0 and self._fits(connector, connector.min_amps):
+            if connector.key not in self.running and self._fits(connector, connector.min_amps):
                 self._add(connector, connector.min_amps)
                 self.allocation[connector.key] = connector.min_amps
-                placed += connector.min_amps
+                self.running.add(connector.key)  # a minimum of 0 A counts as started too
+                placed += max(connector.min_amps, GROWTH_EPSILON * 2)
         return placed
 
     # Loads and limits

@@ -137,3 +137,8 @@ def test_rounding_never_widens_an_asymmetry_beyond_its_limit():
         ConnectorDemand("l3", "grid", max_amps=32, min_amps=1, phases=(3,)),
     ]
     assert allocate(nodes, connectors) == {"l1-a": 6.3, "l1-b": 6.3, "l1-c": 6.3, "l2": 19.9, "l3": 19.9}
+
+
+def test_a_connector_without_a_minimum_still_charges():
+    connectors = [ConnectorDemand(key, "grid", max_amps=32, min_amps=0) for key in "ab"]
+    assert allocate(site(), connectors) == {"a": 16.0, "b": 16.0}
