@@ -34,10 +34,11 @@ CAPABILITIES = {
 WORKER_ENV = {**OCPP_SERVER_ENV, "LOAD_DEBOUNCE_SECONDS": "0.2"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def recompute_worker(django_db_setup, django_db_blocker):
     """With a broker (REDIS_URL), recomputes run in a Celery worker, as in production; without one, they run in
-    the server process (eager), as in the quick start."""
+    the server process (eager), as in the quick start. One worker per test: it stops (finishing the recompute the
+    chargers' disconnects started) before the test's database is flushed, which it would otherwise deadlock."""
     if not os.environ.get("REDIS_URL"):
         yield None
         return
