@@ -81,7 +81,7 @@ class ChargerCapabilities:
     @property
     def stack_level(self) -> int:
         """Ours: the highest the charger has, so a lease overrides the operator's profiles of the same purpose."""
-        return max(self.max_stack_level or 1, 0)
+        return 1 if self.max_stack_level is None else max(self.max_stack_level, 0)
 
     @property
     def has_hold_level(self) -> bool:

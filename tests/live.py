@@ -64,16 +64,32 @@ def _wait_until_serving(port: int, process: subprocess.Popen, log_path: Path, ti
             probe.close()
 
 
-@contextmanager
-def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.test", env: dict | None = None):
-    """Start `server` ("daphne" or "uvicorn") in a child process; yield its base URL (http://127.0.0.1:PORT)."""
-    child_env = {
+def _child_env(settings: str, env: dict | None) -> dict:
+    """A child process's environment: this one, on the test database."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings,
         "DATABASE_URL": database_url_for_children(),
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
+
+
+def _stop(process: subprocess.Popen, log_path: Path) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if not os.environ.get("KEEP_SERVER_LOGS"):
+        log_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.test", env: dict | None = None):
+    """Start `server` ("daphne" or "uvicorn") in a child process; yield its base URL (http://127.0.0.1:PORT)."""
+    child_env = _child_env(settings, env)
     bin_dir = Path(sys.executable).parent
     with listening_socket() as sock:
         port = sock.getsockname()[1]
@@ -93,27 +109,14 @@ def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.t
         _wait_until_serving(port, process, log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if not os.environ.get("KEEP_SERVER_LOGS"):
-            log_path.unlink(missing_ok=True)
+        _stop(process, log_path)
 
 
 @contextmanager
 def celery_worker(*, settings: str = "powerfill.settings.test", env: dict | None = None):
     """A Celery worker in a child process on the test database, for tests where tasks leave the server process
     (REDIS_URL set: a broker, not eager)."""
-    child_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": settings,
-        "DATABASE_URL": database_url_for_children(),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
+    child_env = _child_env(settings, env)
     command = [
         str(Path(sys.executable).parent / "celery"),
         "-A",
@@ -141,11 +144,4 @@ def celery_worker(*, settings: str = "powerfill.settings.test", env: dict | None
             time.sleep(0.1)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if not os.environ.get("KEEP_SERVER_LOGS"):
-            log_path.unlink(missing_ok=True)
+        _stop(process, log_path)

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from ocpp_core.models import MeterValue
+from priority.charging_profiles import ChargerCapabilities
 from priority.load_inputs import site_state
 from priority.models import AllocationRun, ConnectorLoad
 from priority.services.load_management import site_rebalance_once
@@ -179,3 +180,9 @@ def test_a_site_without_any_limit_is_not_managed(account):
     charging(plain, connected=False)
     assert site_rebalance_once(root_id=plain.pk, reason="test") is None
     assert not AllocationRun.objects.exists()
+
+
+def test_a_charger_with_only_stack_level_0_gets_its_profiles_at_level_0_and_no_hold():
+    only_zero = ChargerCapabilities.from_configuration({"ChargeProfileMaxStackLevel": {"value": "0"}})
+    assert only_zero.stack_level == 0 and not only_zero.has_hold_level
+    assert ChargerCapabilities().stack_level == 1
