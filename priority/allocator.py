@@ -34,9 +34,12 @@ The algorithm
 
 A peak cap (a peak signal, or the time-of-use window's cap) is one more node above every root.
 
-The filling is event-driven: every limit knows how fast its load grows (the number of growing connectors under
-it, each weighted), so the next event is found with a heap instead of small steps, and each connector is
-stopped once per round. 10,000 connectors under a five-level tree: tests/benchmarks/bench_allocator.py.
+The filling is event-driven: every node knows how fast the load of each phase grows (the weights of the growing
+connectors under it), so the time its first limit becomes tight is computed instead of found by small steps; a heap
+orders those times, events due together are handled as one batch, and a fuse found full is remembered, so later
+fillings skip the connectors under it. A later round of step 4 revisits only the connectors an asymmetry limit
+stopped (and those that just got their minimum). 10,000 connectors under a five-level tree:
+tests/benchmarks/bench_allocator.py.
 
 Guarantees, each a property test on random trees (tests/priority/test_allocator_properties.py): no node's fuse,
 power cap or asymmetry limit is exceeded by what it allocates (it cannot undo loads it does not steer, but never
@@ -139,7 +142,49 @@ def allocate(
 _PEAK_CAP = object()  # the id of the peak cap's node: equal to no caller's id
 
 
+_PHASE_PAIRS = [(high, low) for high in range(3) for low in range(3) if high != low]
+_OTHER_PHASES = {
+    phases: tuple(phase for phase in range(3) if phase not in phases)
+    for phases in [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+}
+
+
+class _Route:
+    """What a connector loads: the limited nodes from its own up to the root, its phases (indices 0-2), and, for
+    the hot loops, the load slots (node number * 3 + phase index) and the power and asymmetry limits on the way."""
+
+    __slots__ = ("path", "phases", "other_phases", "slots", "power_limits", "asymmetry_caps", "asymmetric_nodes")
+
+    def __init__(self, above: "_Route", phases: tuple[int, ...]):
+        """A route for these phases below the same nodes as `above` (which carries the path and its limits)."""
+        self.path = above.path
+        self.power_limits = above.power_limits
+        self.asymmetry_caps = above.asymmetry_caps
+        self.asymmetric_nodes = above.asymmetric_nodes
+        self.phases = phases
+        self.other_phases = _OTHER_PHASES[phases]
+        self.slots = tuple([3 * node + phase for node in self.path for phase in phases])
+
+    @classmethod
+    def of_path(cls, allocation: "_Allocation", path: tuple[int, ...]) -> "_Route":
+        route = cls.__new__(cls)
+        route.path = path
+        route.power_limits = tuple(
+            (node, allocation.power_caps[node] + EPSILON) for node in path if allocation.power_caps[node] is not None
+        )
+        route.asymmetry_caps = tuple(
+            (node, allocation.asymmetry_caps[node]) for node in path if allocation.asymmetry_caps[node] is not None
+        )
+        route.asymmetric_nodes = tuple(node for node, _cap in route.asymmetry_caps)
+        return route
+
+
 class _Allocation:
+    """The working state of one allocate() call. Nodes and connectors are numbered, and the loads live in a flat
+    list indexed by node number * 3 + phase index: on a large site the filling touches them hundreds of thousands
+    of times, and indexing a list is several times cheaper than a dictionary keyed by tuples. Only nodes that carry
+    a limit are on a connector's path (the others constrain nothing)."""
+
     def __init__(
         self,
         nodes: list[NodeLimit],
@@ -151,297 +196,403 @@ class _Allocation:
         self.voltage = voltage
         self.resolution = resolution
         self.expensive = expensive
-        self.nodes = {node.id: node for node in nodes}
-        self.connectors = connectors
-        self.paths = {}  # node id -> the node and its ancestors
+        self.by_id = {node.id: node for node in nodes}
+        self.node_index = {node_id: number for number, node_id in enumerate(self.by_id)}
+        nodes = list(self.by_id.values())
+        # The limits per node number (None: none there); a kW cap in "phase-amps", the unit of the loads.
+        self.phase_caps = [node.amps_per_phase for node in nodes]
+        self.power_caps = [None if node.max_kw is None else node.max_kw * 1000 / voltage for node in nodes]
+        self.asymmetry_caps = [node.max_asymmetry_amps for node in nodes]
+        self.limited = [
+            node.amps_per_phase is not None or node.max_kw is not None or node.max_asymmetry_amps is not None
+            for node in nodes
+        ]
+        self.paths: dict = {}  # node id -> the numbers of the limited nodes among it and its ancestors
         for node in nodes:
             self._path(node.id)
-        # The limits: per (node, phase) in amps, per node in "phase-amps" for the kW cap.
-        self.phase_caps = {
-            (node.id, phase): node.amps_per_phase
-            for node in nodes
-            if node.amps_per_phase is not None
-            for phase in GRID_PHASES
-        }
-        self.power_caps = {node.id: node.max_kw * 1000 / voltage for node in nodes if node.max_kw is not None}
-        self.asymmetry_caps = {
-            node.id: node.max_asymmetry_amps for node in nodes if node.max_asymmetry_amps is not None
-        }
-        self.phase_load: dict[tuple, float] = defaultdict(float)  # (node, phase) -> amps
-        self.running: set = set()  # connectors that got their minimum, and so take part in the filling
-        self.allocation: dict[Hashable, float] = {}
+        self.connectors = connectors
+        # The fuse of each load slot, with the tolerance added once (no fuse: infinite).
+        self.slot_limits = [
+            math.inf if cap is None else cap + EPSILON for cap in self.phase_caps for _phase in GRID_PHASES
+        ]
+        node_routes: dict = {}  # node id -> the route above it
+        routes: dict[tuple, _Route] = {}  # (node id, grid phases) -> its route, shared by connectors alike
+        phase_indices: dict[tuple, tuple] = {}  # grid phases -> phase indices, each distinct rotation checked once
+        self.routes = []
+        for connector in connectors:
+            route = routes.get((connector.node_id, connector.phases))
+            if route is None:
+                phases = phase_indices.get(connector.phases)
+                if phases is None:
+                    if not connector.phases or not set(connector.phases) <= set(GRID_PHASES):
+                        raise ValueError(f"Connector {connector.key!r}: phases must be among {GRID_PHASES}")
+                    phases = phase_indices[connector.phases] = tuple(sorted({p - 1 for p in connector.phases}))
+                above = node_routes.get(connector.node_id)
+                if above is None:
+                    above = node_routes[connector.node_id] = _Route.of_path(self, self._path(connector.node_id))
+                route = routes[(connector.node_id, connector.phases)] = _Route(above, phases)
+            self.routes.append(route)
+        self.ceilings = [connector.ceiling() for connector in connectors]
+        self.load = [0.0] * (3 * len(nodes))  # node number * 3 + phase index -> amps
+        self.running: set[int] = set()  # connectors that got their minimum, and so take part in the filling
+        self.saturated: set[int] = set()  # load slots whose fuse or power cap a filling found full
+        self.allocation = [0.0] * len(connectors)
 
-    def _path(self, node_id) -> tuple:
+    def _path(self, node_id) -> tuple[int, ...]:
         path = self.paths.get(node_id)
         if path is None:
             walk, current = [], node_id
             while current is not None and current not in self.paths:
                 if current in walk:
                     raise ValueError(f"The site tree has a cycle through {current!r}")
-                node = self.nodes.get(current)
+                node = self.by_id.get(current)
                 if node is None:
                     raise ValueError(f"Unknown node {current!r}")
                 walk.append(current)
                 current = node.parent_id
             path = self.paths[current] if current is not None else ()
             for walked in reversed(walk):
-                path = self.paths[walked] = (walked, *path)
+                number = self.node_index[walked]
+                path = self.paths[walked] = (number, *path) if self.limited[number] else path
             path = self.paths[node_id]
         return path
 
     def run(self) -> dict[Hashable, float]:
-        for connector in self.connectors:
+        connectors = self.connectors
+        for index, connector in enumerate(connectors):
             if not connector.controllable:
-                self._add(connector, connector.fixed_amps)
-        self.fixed_load = dict(self.phase_load)
-        for connector in self.connectors:
-            if connector.controllable:
-                self.allocation[connector.key] = 0.0
-        wanting = [c for c in self.connectors if c.controllable and c.wants_power]
-        wanting.sort(key=lambda c: (-c.priority, c.laxity(self.voltage)))
-        tiers = sorted({c.priority for c in wanting}, reverse=True)
+                self._add(index, connector.fixed_amps)
+        self.fixed_load = list(self.load)
+        voltage, ceilings = self.voltage, self.ceilings
+        # Most deserving first: higher priority, then less laxity (ConnectorDemand.laxity, with the known ceiling).
+        order = [
+            (
+                -c.priority,
+                math.inf
+                if c.energy_needed_wh is None or c.seconds_left is None
+                else c.seconds_left - c.energy_needed_wh * 3600 / (ceilings[index] * voltage * len(c.phases)),
+                index,
+            )
+            for index, c in enumerate(connectors)
+            if c.controllable and c.wants_power
+        ]
+        order.sort()
+        wanting = [index for _priority, _laxity, index in order]
+        tiers: dict[int, list[int]] = {}
+        for index in wanting:
+            tiers.setdefault(connectors[index].priority, []).append(index)
         # Rounds until nothing grows. One is enough without asymmetry limits; with them, a connector stopped because
         # its phase ran ahead may grow again once connectors on the other phases caught up, and the next round
-        # gives that room to the highest priority first.
+        # gives that room to the highest priority first. Only such connectors, and those that just got their
+        # minimum, can grow in a later round: a fuse, a power cap or a target that stopped one stays where it is,
+        # as loads only grow.
+        may_grow = None  # the first round: every running connector
         for _round in range(MAX_ROUNDS):
+            self.blocked_by_asymmetry = set()
+            placed_before = set(self.running)
             grown = self._place_minimums(wanting)
-            for priority in tiers:
-                tier = [c for c in wanting if c.priority == priority and c.key in self.running]
+            if may_grow is not None:
+                may_grow |= self.running - placed_before
+            for priority in sorted(tiers, reverse=True):
+                tier = [i for i in tiers[priority] if i in self.running and (may_grow is None or i in may_grow)]
                 targets = {}
-                for connector in tier:
-                    urgent = connector.urgent_amps(self.voltage)
-                    if urgent is not None and urgent > self.allocation[connector.key] + EPSILON:
-                        targets[connector.key] = min(connector.ceiling(), urgent)
-                grown += self._fill([c for c in tier if c.key in targets], targets, proportional=True)
+                for index in tier:
+                    urgent = connectors[index].urgent_amps(self.voltage)
+                    if urgent is not None and urgent > self.allocation[index] + EPSILON:
+                        targets[index] = min(self.ceilings[index], urgent)
+                grown += self._fill([index for index in tier if index in targets], targets, proportional=True)
                 if not self.expensive:
-                    grown += self._fill(tier, {c.key: c.ceiling() for c in tier}, proportional=False)
+                    grown += self._fill(tier, {index: self.ceilings[index] for index in tier}, proportional=False)
             if grown <= GROWTH_EPSILON:
                 break
-        if not self.resolution:
-            return dict(self.allocation)
-        return self._rounded()
+            may_grow = self.blocked_by_asymmetry
+        answer = self._rounded() if self.resolution else self.allocation
+        return {c.key: answer[index] for index, c in enumerate(connectors) if c.controllable}
 
-    def _rounded(self) -> dict[Hashable, float]:
+    def _rounded(self) -> list[float]:
         """The allocation rounded down to what a charging profile carries. Rounding down keeps every fuse and power
         cap, but it may widen a phase asymmetry (the low phase lost more to rounding than the high one): then
         connectors on the high phase and not the low one give up one step each, lowest priority first, until the
         limit holds again (one below its minimum is paused). Lowering only ever lowers loads, so it ends."""
         step = self.resolution
-        rounded = {key: math.floor(amps / step + EPSILON) * step for key, amps in self.allocation.items()}
-        if not self.asymmetry_caps:
-            return {key: round(amps / step) / (1 / step) for key, amps in rounded.items()}
-        load = defaultdict(float, self.fixed_load)
+        rounded = [math.floor(amps / step + EPSILON) * step for amps in self.allocation]
+        asymmetric = [node for node, cap in enumerate(self.asymmetry_caps) if cap is not None]
+        if asymmetric:
+            self._repair_asymmetry(rounded, asymmetric, step)
+        # Steps counted in binary floating point: give back clean multiples of the step.
+        return [round(amps / step) / (1 / step) for amps in rounded]
+
+    def _repair_asymmetry(self, rounded: list[float], asymmetric: list[int], step: float) -> None:
+        load = list(self.fixed_load)  # only the asymmetric nodes' slots are kept up to date
         members = defaultdict(list)
-        for connector in self.connectors:
-            if connector.controllable and rounded[connector.key] > 0:
-                for node_id in self._path(connector.node_id):
-                    members[node_id].append(connector)
-                    for phase in connector.phases:
-                        load[(node_id, phase)] += rounded[connector.key]
+        for index, connector in enumerate(self.connectors):
+            amps = rounded[index]
+            if connector.controllable and amps > 0:
+                route = self.routes[index]
+                for node in route.asymmetric_nodes:
+                    members[node].append(index)
+                    for phase in route.phases:
+                        load[3 * node + phase] += amps
         repaired = False
         while not repaired:
             repaired = True
-            for node_id, cap in self.asymmetry_caps.items():
-                fixed = [self.fixed_load.get((node_id, p), 0.0) for p in GRID_PHASES]
-                allowed = max(cap, max(fixed) - min(fixed))
+            for node in asymmetric:
+                fixed = self.fixed_load[3 * node : 3 * node + 3]
+                allowed = max(self.asymmetry_caps[node], max(fixed) - min(fixed))
                 while True:
-                    high = max(GRID_PHASES, key=lambda p: load[(node_id, p)])
-                    low = min(GRID_PHASES, key=lambda p: load[(node_id, p)])
-                    if load[(node_id, high)] - load[(node_id, low)] <= allowed + EPSILON:
+                    phase_loads = load[3 * node : 3 * node + 3]
+                    high = phase_loads.index(max(phase_loads))
+                    low = phase_loads.index(min(phase_loads))
+                    if phase_loads[high] - phase_loads[low] <= allowed + EPSILON:
                         break
                     candidates = [
-                        c for c in members[node_id] if rounded[c.key] > 0 and high in c.phases and low not in c.phases
+                        index
+                        for index in members[node]
+                        if rounded[index] > 0
+                        and high in self.routes[index].phases
+                        and low not in self.routes[index].phases
                     ]
                     if not candidates:
                         break
-                    connector = min(candidates, key=lambda c: (c.priority, -rounded[c.key]))
-                    lowered = rounded[connector.key] - step
-                    if lowered < connector.min_amps - EPSILON:
+                    index = min(candidates, key=lambda i: (self.connectors[i].priority, -rounded[i]))
+                    lowered = rounded[index] - step
+                    if lowered < self.connectors[index].min_amps - EPSILON:
                         lowered = 0.0
-                    for path_node in self._path(connector.node_id):
-                        for phase in connector.phases:
-                            load[(path_node, phase)] -= rounded[connector.key] - lowered
-                    rounded[connector.key] = lowered
+                    route = self.routes[index]
+                    for path_node in route.asymmetric_nodes:
+                        for phase in route.phases:
+                            load[3 * path_node + phase] -= rounded[index] - lowered
+                    rounded[index] = lowered
                     repaired = False
-        # Steps counted in binary floating point: give back clean multiples of the step.
-        return {key: round(amps / step) / (1 / step) for key, amps in rounded.items()}
 
-    def _place_minimums(self, wanting: list[ConnectorDemand]) -> float:
+    def _place_minimums(self, wanting: list[int]) -> float:
         """Each paused connector, most deserving first, gets its minimum if that fits under every limit."""
         placed = 0.0
-        for connector in wanting:
-            if connector.key not in self.running and self._fits(connector, connector.min_amps):
-                self._add(connector, connector.min_amps)
-                self.allocation[connector.key] = connector.min_amps
-                self.running.add(connector.key)  # a minimum of 0 A counts as started too
-                placed += max(connector.min_amps, GROWTH_EPSILON * 2)
+        running, connectors, load = self.running, self.connectors, self.load
+        for index in wanting:
+            if index in running:
+                continue
+            minimum = connectors[index].min_amps
+            if self._fits(index, minimum):
+                for slot in self.routes[index].slots:  # self._add(index, minimum), inlined: 10,000s of calls
+                    load[slot] += minimum
+                self.allocation[index] = minimum
+                running.add(index)  # a minimum of 0 A counts as started too
+                placed += max(minimum, GROWTH_EPSILON * 2)
         return placed
 
     # Loads and limits
 
-    def _add(self, connector: ConnectorDemand, amps: float) -> None:
-        for node_id in self._path(connector.node_id):
-            for phase in connector.phases:
-                self.phase_load[(node_id, phase)] += amps
+    def _add(self, index: int, amps: float) -> None:
+        load = self.load
+        for slot in self.routes[index].slots:
+            load[slot] += amps
 
-    def _fits(self, connector: ConnectorDemand, amps: float) -> bool:
-        for node_id in self._path(connector.node_id):
-            loads = {phase: self.phase_load[(node_id, phase)] for phase in GRID_PHASES}
-            after = {phase: load + (amps if phase in connector.phases else 0.0) for phase, load in loads.items()}
-            cap = self.phase_caps.get((node_id, GRID_PHASES[0]))
-            if cap is not None and any(after[p] > cap + EPSILON for p in connector.phases):
+    def _fits(self, index: int, amps: float) -> bool:
+        load, route, slot_limits = self.load, self.routes[index], self.slot_limits
+        for slot in route.slots:
+            if load[slot] + amps > slot_limits[slot]:
                 return False
-            power_cap = self.power_caps.get(node_id)
-            if power_cap is not None and sum(after.values()) > power_cap + EPSILON:
-                return False
-            asymmetry = self.asymmetry_caps.get(node_id)
-            if asymmetry is not None:
-                for p in GRID_PHASES:
-                    for q in GRID_PHASES:
-                        # Never worse than the limit, nor than it already is (loads we do not steer).
-                        if after[p] - after[q] > max(asymmetry, loads[p] - loads[q]) + EPSILON:
+        if route.power_limits:
+            added = amps * len(route.phases)
+            for node, limit in route.power_limits:
+                if load[3 * node] + load[3 * node + 1] + load[3 * node + 2] + added > limit:
+                    return False
+        if route.asymmetry_caps and len(route.phases) < 3:
+            # Only a gap from a phase it loads to one it does not can widen; never beyond the limit, nor beyond
+            # what it already is (loads we do not steer).
+            for node, asymmetry in route.asymmetry_caps:
+                base = 3 * node
+                for phase in route.phases:
+                    for other in route.other_phases:
+                        gap = load[base + phase] - load[base + other]
+                        if gap + amps > max(asymmetry, gap) + EPSILON:
+                            self.blocked_by_asymmetry.add(index)  # a later round may find room
                             return False
         return True
 
     # Progressive filling
 
-    def _fill(self, tier: list[ConnectorDemand], targets: dict, *, proportional: bool) -> float:
+    def _fill(self, tier: list[int], targets: dict, *, proportional: bool) -> float:
         """Raise the tier's connectors together towards their targets until each is stopped by its target or a
         tight limit. Growth per unit of filling time: what it still lacks (proportional) or 1 (equal share)."""
-        before = sum(self.allocation[c.key] for c in tier)
-        growing = {}
-        for connector in tier:
-            lack = targets[connector.key] - self.allocation[connector.key]
-            if lack > EPSILON:
-                growing[connector.key] = (connector, lack if proportional else 1.0)
-        if not growing:
+        allocation = self.allocation
+        before = sum(allocation[index] for index in tier)
+        weights = {}
+        saturated, routes = self.saturated, self.routes
+        for index in tier:
+            lack = targets[index] - allocation[index]
+            # One under a fuse or power cap that is already full cannot grow: it would join and stop at once.
+            if lack > EPSILON and saturated.isdisjoint(routes[index].slots):
+                weights[index] = lack if proportional else 1.0
+        if not weights:
             return 0.0
         # Proportional: everyone grows from the start. Equal share: a water level rises from the lowest current;
         # a connector joins when the level reaches its own current (max-min fairness).
-        lowest = min(self.allocation[key] for key in growing)
-        joins = {key: 0.0 if proportional else self.allocation[key] - lowest for key in growing}
-        _Filling(self, growing, targets, joins).run()
-        return sum(self.allocation[c.key] for c in tier) - before
+        lowest = min(allocation[index] for index in weights)
+        joins = {index: 0.0 if proportional else allocation[index] - lowest for index in weights}
+        _Filling(self, weights, targets, joins).run()
+        return sum(allocation[index] for index in tier) - before
+
+
+_TARGET, _CHECK = 0, 1  # the kinds of filling events: a connector reaches its target; a node's limit may be tight
 
 
 class _Filling:
     """One progressive filling: time t runs from 0; a connector joins at its join time, and from then on its
-    current is its start + weight * (t - join)."""
+    current is its start + weight * (t - join), until it is stopped.
 
-    def __init__(self, allocation: _Allocation, candidates: dict, targets: dict, joins: dict):
+    Every node knows how fast the load of each of its phases grows (the sum of its growing connectors' weights)
+    and keeps one event in a heap: the earliest time one of its limits becomes tight at these rates. Events due at
+    the same time are handled together and a node is rescheduled once per batch, so 5,000 connectors joining at
+    once cost one rescheduling per node, not one per connector and node. When connectors stop, growth only slows,
+    so a node's event can only come too early: it stays in the heap, and when it comes the node is checked and
+    rescheduled if nothing is tight yet. Asymmetry limits are the exception (a connector stopping on the low phase
+    makes the gap grow faster), so those nodes are rescheduled at once."""
+
+    def __init__(self, allocation: _Allocation, weights: dict, targets: dict, joins: dict):
         self.a = allocation
-        self.growing: dict = {}  # key -> (connector, weight), the connectors growing now
+        self.weights = weights  # connector -> growth per unit of time
         self.targets = targets
         self.joins = joins
-        self.start = {key: allocation.allocation[key] for key in candidates}
+        self.start = {index: allocation.allocation[index] for index in weights}
+        self.growing: set[int] = set()
         self.t = 0.0
-        self.events: list = []
+        slot_count = len(allocation.load)
+        self.rate = [0.0] * slot_count  # load slot -> amps per unit of time
+        self.settled_at = [0.0] * slot_count  # when each slot's load was last brought up to date
+        self.version = [0] * (slot_count // 3)  # node -> its event in the heap that counts
+        self.members = defaultdict(list)  # node -> connectors under it that grow or will
+        routes = allocation.routes
+        for index in weights:
+            for node in routes[index].path:
+                self.members[node].append(index)
+        self.pending = sorted(weights, key=joins.__getitem__)  # stable: ties keep the most deserving first
+        self.joined = 0
+        self.events: list = []  # (time, sequence, kind, subject, version)
         self.sequence = 0
-        self.version: dict = defaultdict(int)
-        # For each limited (node, phase) and node: how fast its load grows, and since when it was last settled.
-        self.phase_rate: dict[tuple, float] = defaultdict(float)
-        self.settled_at: dict = defaultdict(float)
-        self.members: dict = defaultdict(list)  # node -> connectors under it that grow or will
-        self.waiting = candidates  # key -> (connector, weight), until it joins
-        for key, (connector, _weight) in candidates.items():
-            for node_id in allocation._path(connector.node_id):
-                self.members[node_id].append(key)
-            self._push_event(joins[key], key, "join", 0)
 
     def run(self) -> None:
-        while self.events and (self.growing or self.waiting):
-            at, _, subject, kind, version = heapq.heappop(self.events)
-            if version != self.version[(kind, subject)]:
-                continue  # superseded
+        events, pending, joins = self.events, self.pending, self.joins
+        while self.growing or self.joined < len(pending):
+            at = joins[pending[self.joined]] if self.joined < len(pending) else math.inf
+            if events and events[0][0] < at:
+                at = events[0][0]
             self.t = max(self.t, at)
-            if kind == "join":
-                self._join(subject)
-            elif kind == "target":
-                if subject in self.growing:
-                    self._stop([subject])
-            elif kind == "phase":
-                node_id, phase = subject
-                self._stop([k for k in self.members[node_id] if k in self.growing and phase in self._phases(k)])
-            elif kind == "power":
-                self._stop([k for k in self.members[subject] if k in self.growing])
-            elif kind == "asymmetry":
-                node_id, high, low = subject
-                self._stop(
-                    [
-                        k
-                        for k in self.members[node_id]
-                        if k in self.growing and high in self._phases(k) and low not in self._phases(k)
-                    ]
-                )
+            dirty: set[int] = set()  # nodes whose growth changed: rescheduled once, after the batch
+            while self.joined < len(pending) and joins[pending[self.joined]] <= self.t:
+                self._join(pending[self.joined], dirty)
+                self.joined += 1
+            while events and events[0][0] <= self.t:
+                _, _, kind, subject, version = heapq.heappop(events)
+                if kind == _TARGET:
+                    if subject in self.growing:
+                        self._stop(subject, dirty)
+                elif version == self.version[subject]:
+                    self._check(subject, dirty)
+            for node in dirty:
+                self._schedule(node)
 
-    def _join(self, key) -> None:
-        connector, weight = self.growing[key] = self.waiting.pop(key)
-        path = self.a._path(connector.node_id)
-        for node_id in path:
-            self._settle(node_id)
-            for phase in connector.phases:
-                self.phase_rate[(node_id, phase)] += weight
-        self._push_event(self.t + (self.targets[key] - self.start[key]) / weight, key, "target", 0)
-        for node_id in path:
-            self._schedule(node_id)
+    def _settle(self, node: int) -> None:
+        """Bring the node's loads up to the current time."""
+        load, rate, settled_at, t = self.a.load, self.rate, self.settled_at, self.t
+        for slot in range(3 * node, 3 * node + 3):
+            load[slot] += rate[slot] * (t - settled_at[slot])
+            settled_at[slot] = t
 
-    def _phases(self, key) -> tuple:
-        return self.growing[key][0].phases
+    def _join(self, index: int, dirty: set) -> None:
+        # The hottest loop of all: each slot's load is brought up to date just before its rate changes.
+        weight = self.weights[index]
+        self.growing.add(index)
+        rate, load, settled_at, t = self.rate, self.a.load, self.settled_at, self.t
+        route = self.a.routes[index]
+        for slot in route.slots:
+            load[slot] += rate[slot] * (t - settled_at[slot])
+            settled_at[slot] = t
+            rate[slot] += weight
+        dirty.update(route.path)
+        self._push(t + (self.targets[index] - self.start[index]) / weight, _TARGET, index, 0)
 
-    def _load(self, node_id, phase) -> float:
-        """The load of (node, phase) at the current time t."""
-        key = (node_id, phase)
-        return self.a.phase_load[key] + self.phase_rate[key] * (self.t - self.settled_at[key])
+    def _stop(self, index: int, dirty: set, by_asymmetry: bool = False) -> None:
+        self.growing.discard(index)
+        if by_asymmetry:
+            self.a.blocked_by_asymmetry.add(index)
+        else:
+            self.a.blocked_by_asymmetry.discard(index)
+        weight = self.weights[index]
+        rate, load, settled_at, t = self.rate, self.a.load, self.settled_at, self.t
+        self.a.allocation[index] = min(
+            self.targets[index], self.start[index] + weight * max(0.0, t - self.joins[index])
+        )
+        route = self.a.routes[index]
+        for slot in route.slots:
+            load[slot] += rate[slot] * (t - settled_at[slot])
+            settled_at[slot] = t
+            rate[slot] -= weight
+        # Slower growth can only delay a fuse or a power cap (their events stay and are checked when they come),
+        # but it may hasten an asymmetry: those nodes are rescheduled.
+        dirty.update(route.asymmetric_nodes)
 
-    def _settle(self, node_id) -> None:
-        for phase in GRID_PHASES:
-            key = (node_id, phase)
-            self.a.phase_load[key] = self._load(node_id, phase)
-            self.settled_at[key] = self.t
-
-    def _stop(self, keys: list) -> None:
-        touched = set()
-        for key in keys:
-            connector, weight = self.growing.pop(key)
-            grown = weight * max(0.0, self.t - self.joins[key])
-            self.a.allocation[key] = min(self.targets[key], self.start[key] + grown)
-            for node_id in self.a._path(connector.node_id):
-                if node_id not in touched:
-                    self._settle(node_id)
-                    touched.add(node_id)
-                for phase in connector.phases:
-                    self.phase_rate[(node_id, phase)] -= weight
-        for node_id in touched:
-            self._schedule(node_id)
-
-    def _schedule(self, node_id) -> None:
-        """(Re)compute when each limit of the node becomes tight at the current growth rates."""
-        self._settle(node_id)
-        cap = self.a.phase_caps.get((node_id, GRID_PHASES[0]))
+    def _check(self, node: int, dirty: set) -> None:
+        """The node's event came: stop the growing connectors that would break a limit that is tight now."""
+        self._settle(node)
+        dirty.add(node)
+        a, rate, base = self.a, self.rate, 3 * node
+        loads = a.load[base : base + 3]
+        cap = a.phase_caps[node]
         if cap is not None:
-            for phase in GRID_PHASES:
-                self._push(
-                    "phase", (node_id, phase), cap - self._load(node_id, phase), self.phase_rate[(node_id, phase)]
-                )
-        power_cap = self.a.power_caps.get(node_id)
-        if power_cap is not None:
-            total = sum(self._load(node_id, p) for p in GRID_PHASES)
-            self._push("power", node_id, power_cap - total, sum(self.phase_rate[(node_id, p)] for p in GRID_PHASES))
-        asymmetry = self.a.asymmetry_caps.get(node_id)
+            for phase in range(3):
+                if self._tight(cap - loads[phase], rate[base + phase]):
+                    a.saturated.add(base + phase)  # for good: loads only grow
+                    self._stop_members(node, dirty, lambda phases, p=phase: p in phases)
+        power_cap = a.power_caps[node]
+        if power_cap is not None and self._tight(power_cap - sum(loads), rate[base] + rate[base + 1] + rate[base + 2]):
+            a.saturated.update((base, base + 1, base + 2))
+            self._stop_members(node, dirty, lambda phases: True)
+        asymmetry = a.asymmetry_caps[node]
         if asymmetry is not None:
-            for high in GRID_PHASES:
-                for low in GRID_PHASES:
-                    if high != low:
-                        room = asymmetry - (self._load(node_id, high) - self._load(node_id, low))
-                        growth = self.phase_rate[(node_id, high)] - self.phase_rate[(node_id, low)]
-                        self._push("asymmetry", (node_id, high, low), room, growth)
+            for high, low in _PHASE_PAIRS:
+                room = asymmetry - (loads[high] - loads[low])
+                if self._tight(room, rate[base + high] - rate[base + low]):
+                    self._stop_members(
+                        node, dirty, lambda ps, h=high, lo=low: h in ps and lo not in ps, by_asymmetry=True
+                    )
 
-    def _push(self, kind: str, subject, room: float, growth: float) -> None:
-        self.version[(kind, subject)] += 1
-        if growth > EPSILON:
-            self._push_event(self.t + max(0.0, room) / growth, subject, kind, self.version[(kind, subject)])
+    def _tight(self, room: float, growth: float) -> bool:
+        # Tight: it grows and has no room left, or so little that time would not move (floating point).
+        return growth > EPSILON and (room <= EPSILON or self.t + room / growth <= self.t)
 
-    def _push_event(self, at: float, subject, kind: str, version: int) -> None:
+    def _stop_members(self, node: int, dirty: set, loads_it, by_asymmetry: bool = False) -> None:
+        routes, growing = self.a.routes, self.growing
+        for index in self.members[node]:
+            if index in growing and loads_it(routes[index].phases):
+                self._stop(index, dirty, by_asymmetry)
+
+    def _schedule(self, node: int) -> None:
+        """(Re)compute when the first limit of the node becomes tight at the current growth rates."""
+        a, rate, settled_at, t, base = self.a, self.rate, self.settled_at, self.t, 3 * node
+        rates = rate[base : base + 3]
+        loads = [a.load[slot] + rate[slot] * (t - settled_at[slot]) for slot in range(base, base + 3)]
+        soonest = math.inf
+        cap = a.phase_caps[node]
+        if cap is not None:
+            for phase in range(3):
+                if rates[phase] > EPSILON:
+                    soonest = min(soonest, max(0.0, cap - loads[phase]) / rates[phase])
+        power_cap = a.power_caps[node]
+        if power_cap is not None and sum(rates) > EPSILON:
+            soonest = min(soonest, max(0.0, power_cap - sum(loads)) / sum(rates))
+        asymmetry = a.asymmetry_caps[node]
+        if asymmetry is not None:
+            for high, low in _PHASE_PAIRS:
+                growth = rates[high] - rates[low]
+                if growth > EPSILON:
+                    soonest = min(soonest, max(0.0, asymmetry - (loads[high] - loads[low])) / growth)
+        self.version[node] += 1
+        if soonest < math.inf:
+            self._push(t + soonest, _CHECK, node, self.version[node])
+
+    def _push(self, at: float, kind: int, subject: int, version: int) -> None:
         # The sequence number orders events of the same time without comparing their subjects.
         self.sequence += 1
-        heapq.heappush(self.events, (at, self.sequence, subject, kind, version))
+        heapq.heappush(self.events, (at, self.sequence, kind, subject, version))
