@@ -17,12 +17,19 @@ The algorithm
        minimum if that fits under every limit above it; one that does not fit is paused. A running session is
        never given less than its minimum, because below it the vehicle stops anyway.
     3. Then each priority level in turn, the highest first, raises its connectors above their minimum by
-       progressive filling ("water filling"): all of them grow together until a connector reaches its target or
-       a limit above it becomes tight, which stops the connectors under that limit that would break it (for an
-       asymmetry limit, those that load the high phase and not the low one); the others go on. First to their
-       urgency target (the current that delivers the energy still needed by the departure time), growing in
-       proportion to what each still lacks; then, with what is left, equally up to what each can draw. In an
-       expensive time-of-use window the second part is skipped: only minimums and what departures need.
+       progressive filling ("water filling"): a level rises from the lowest current, and every connector it
+       reaches grows with it until it reaches its target or a limit above it becomes tight, which stops the
+       connectors under that limit that would break it (for an asymmetry limit, those that load the high phase
+       and not the low one); the others go on. First to their urgency target (the current that delivers the energy
+       still needed by the departure time); then, with what is left, up to what each can draw. In an expensive
+       time-of-use window the second part is skipped: only minimums and what departures need.
+       Queues: connectors of the level whose need is known (energy and departure) and that are under exactly the
+       same limits (the same limited nodes above them, the same phases) take part in both fillings as one
+       participant, which grows as one connector does and hands what it gets to its members least laxity first,
+       each up to its target before the next gets anything. Power goes to the vehicles that leave soonest and the
+       others' energy is kept for later, when the site may be idle: concentrating it finishes more sessions
+       before their departure than spreading it (the ACN replay, tests/benchmarks/bench_acn.py). One participant
+       per queue also keeps the phases balanced where queues on different phase pairs share a three-phase fuse.
     4. Steps 2 and 3 repeat until nothing grows. Without asymmetry limits one round is final: every connector
        ended at its ceiling or under a tight limit, and loads only grow. An asymmetry limit is different: a
        connector stopped because its phase ran ahead may grow again once connectors on the other phases caught
@@ -278,6 +285,7 @@ class _Allocation:
         ]
         order.sort()
         wanting = [index for _priority, _laxity, index in order]
+        self.laxity = {index: laxity for _priority, laxity, index in order}
         tiers: dict[int, list[int]] = {}
         for index in wanting:
             tiers.setdefault(connectors[index].priority, []).append(index)
@@ -300,9 +308,9 @@ class _Allocation:
                     urgent = connectors[index].urgent_amps(self.voltage)
                     if urgent is not None and urgent > self.allocation[index] + EPSILON:
                         targets[index] = min(self.ceilings[index], urgent)
-                grown += self._fill([index for index in tier if index in targets], targets, proportional=True)
+                grown += self._fill([index for index in tier if index in targets], targets)
                 if not self.expensive:
-                    grown += self._fill(tier, {index: self.ceilings[index] for index in tier}, proportional=False)
+                    grown += self._fill(tier, {index: self.ceilings[index] for index in tier})
             if grown <= GROWTH_EPSILON:
                 break
             may_grow = self.blocked_by_asymmetry
@@ -413,9 +421,10 @@ class _Allocation:
 
     # Progressive filling
 
-    def _fill(self, tier: list[int], targets: dict, *, proportional: bool) -> float:
+    def _fill(self, tier: list[int], targets: dict) -> float:
         """Raise the tier's connectors together towards their targets until each is stopped by its target or a
-        tight limit. Growth per unit of filling time: what it still lacks (proportional) or 1 (equal share)."""
+        tight limit: a water level rises from the lowest current, and a participant joins when it reaches its own
+        current (max-min fairness); one connector, or one queue (from its lowest member)."""
         allocation = self.allocation
         before = sum(allocation[index] for index in tier)
         weights = {}
@@ -424,15 +433,61 @@ class _Allocation:
             lack = targets[index] - allocation[index]
             # One under a fuse or power cap that is already full cannot grow: it would join and stop at once.
             if lack > EPSILON and saturated.isdisjoint(routes[index].slots):
-                weights[index] = lack if proportional else 1.0
+                weights[index] = 1.0
         if not weights:
             return 0.0
-        # Proportional: everyone grows from the start. Equal share: a water level rises from the lowest current;
-        # a connector joins when the level reaches its own current (max-min fairness).
-        lowest = min(allocation[index] for index in weights)
-        joins = {index: 0.0 if proportional else allocation[index] - lowest for index in weights}
+        queues = self._queues(weights)
+        levels = {index: allocation[index] for index in weights}
+        for virtual, members in queues:
+            for index in members:
+                del weights[index], levels[index]
+            weights[virtual] = 1.0
+            targets[virtual] = sum(targets[index] - allocation[index] for index in members)
+            levels[virtual] = min(allocation[index] for index in members)
+        lowest = min(levels.values())
+        joins = {index: level - lowest for index, level in levels.items()}
         _Filling(self, weights, targets, joins).run()
+        if queues:
+            self._split(queues, targets)
         return sum(allocation[index] for index in tier) - before
+
+    def _queues(self, weights: dict) -> list[tuple[int, list[int]]]:
+        """The growing connectors with a known need (a finite laxity) grouped by route, two or more, each group in
+        the tier's order (least laxity first). Each queue gets a virtual connector for the filling: an index past
+        the real ones, with its members' route and an allocation of 0."""
+        routes = self.routes
+        groups: dict[tuple, list[int]] = {}
+        for index in weights:
+            if self.laxity[index] < math.inf:
+                route = routes[index]
+                groups.setdefault((route.path, route.phases), []).append(index)
+        queues = []
+        for members in groups.values():
+            if len(members) > 1:
+                queues.append((len(self.allocation), members))
+                self.allocation.append(0.0)
+                routes.append(routes[members[0]])
+        return queues
+
+    def _split(self, queues: list, targets: dict) -> None:
+        """Hand what each queue's virtual connector grew to its members, least laxity first, each up to its target,
+        and remove the virtual connectors. The members are under the same limits, so the loads stay as they are."""
+        allocation, blocked = self.allocation, self.blocked_by_asymmetry
+        for virtual, members in reversed(queues):  # the virtual connectors are the last indices
+            grown = allocation.pop()
+            self.routes.pop()
+            del targets[virtual]
+            for index in members:
+                share = min(grown, targets[index] - allocation[index])
+                if share <= 0:
+                    break
+                allocation[index] += share
+                grown -= share
+            if virtual in blocked:  # stopped by an asymmetry limit: its members may grow in a later round
+                blocked.discard(virtual)
+                blocked.update(i for i in members if allocation[i] < targets[i] - EPSILON)
+            else:
+                blocked.difference_update(members)
 
 
 _TARGET, _CHECK = 0, 1  # the kinds of filling events: a connector reaches its target; a node's limit may be tight

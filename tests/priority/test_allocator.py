@@ -83,7 +83,28 @@ def test_a_power_cap_limits_the_sum_of_all_phases():
     assert result == {"a": 16.0, "b": 16.0}
 
 
-def test_urgency_shares_first_by_what_each_still_needs_by_its_departure():
+def test_urgency_comes_first_then_what_is_left_is_shared_equally():
+    nodes = [
+        NodeLimit("grid", None, amps_per_phase=24),
+        NodeLimit("left", "grid", amps_per_phase=32),
+        NodeLimit("right", "grid", amps_per_phase=32),
+    ]
+    connectors = [
+        # needs 11.04 kWh in one hour: 16 A on three phases, 10 A above its minimum
+        ConnectorDemand("leaves-soon", "left", max_amps=32, energy_needed_wh=11_040, seconds_left=3600),
+        # needs 8.28 kWh in 1.5 hours: 8 A, 2 A above its minimum
+        ConnectorDemand("leaves-later", "right", max_amps=32, energy_needed_wh=8_280, seconds_left=1.5 * 3600),
+        ConnectorDemand("unknown", "grid", max_amps=32),
+    ]
+    # 6 A each; the 6 A left go to the urgency currents, level by level: 2 A each, then 2 A more to leaves-soon.
+    assert allocate(nodes, connectors) == {"leaves-soon": 10.0, "leaves-later": 8.0, "unknown": 6.0}
+    # With 36 A both reach their urgency current, and the 6 A left raise the lowest currents: unknown to 8 A, then
+    # unknown and leaves-later together.
+    nodes[0] = NodeLimit("grid", None, amps_per_phase=36)
+    assert allocate(nodes, connectors) == {"leaves-soon": 16.0, "leaves-later": 10.0, "unknown": 10.0}
+
+
+def test_the_surplus_goes_to_the_vehicles_with_a_known_need_least_laxity_first():
     connectors = [
         # needs 11.04 kWh in one hour: 16 A on three phases
         ConnectorDemand("leaves-soon", "grid", max_amps=32, energy_needed_wh=11_040, seconds_left=3600),
@@ -92,8 +113,23 @@ def test_urgency_shares_first_by_what_each_still_needs_by_its_departure():
         ConnectorDemand("unknown", "grid", max_amps=32),
     ]
     result = allocate(site(32), connectors)
-    assert result["leaves-soon"] == 16.0
-    assert result["stays-long"] == pytest.approx(8.0) and result["unknown"] == pytest.approx(8.0)
+    # Minimums (18 A), then leaves-soon gets its 16 A urgency current; the 4 A left are shared equally between
+    # the unknown vehicle and the queue of the two with a known need, whose 2 A go to the one leaving first.
+    assert result == {"leaves-soon": 18.0, "stays-long": 6.0, "unknown": 8.0}
+
+
+def test_a_queue_serves_the_least_laxity_first_up_to_what_it_can_draw():
+    connectors = [
+        ConnectorDemand("relaxed", "grid", max_amps=32, energy_needed_wh=5_000, seconds_left=10 * 3600),
+        ConnectorDemand("tight", "grid", max_amps=32, energy_needed_wh=40_000, seconds_left=3 * 3600),
+        ConnectorDemand("middle", "grid", max_amps=32, energy_needed_wh=20_000, seconds_left=5 * 3600),
+    ]
+    # Urgency first (tight 19.3 A, middle 5.8 A, relaxed 0.7 A: under their 6 A minimums but for tight), then the
+    # rest, 63 - 6 - 6 - 19.3, goes to tight up to its 32 A, then to middle.
+    result = allocate(site(63), connectors)
+    assert result["tight"] == 32.0
+    assert result["middle"] == pytest.approx(63 - 32 - 6, abs=0.1)
+    assert result["relaxed"] == 6.0
 
 
 def test_connectors_that_do_not_want_power_get_nothing_and_leave_room():
