@@ -36,7 +36,12 @@ The algorithm
        up, and the next round offers that room to the highest priority first.
     5. What a connector does not draw is handed on: its ceiling is what it was seen to draw (usable_amps, from
        the caller's measurements), not the charger's nameplate, so the rest goes to the others.
-    6. Rounding down to 0.1 A (what a profile carries) keeps fuses and caps; where it widened an asymmetry, the
+    6. Then (not in an expensive window) each queue's total is handed out again, least laxity first, minimums
+       included: its members are under the same limits, so any split of the total keeps every load as it is, and
+       the minimums that step 2 gave to vehicles with time to spare go to those leaving sooner. A member starts
+       with at least its minimum (those served before it give up the difference, down to their own minimums), so
+       a vehicle with time to spare may be paused while one that leaves soon charges at full speed.
+    7. Rounding down to 0.1 A (what a profile carries) keeps fuses and caps; where it widened an asymmetry, the
        connectors on the high phase give up a step each, lowest priority first.
 
 A peak cap (a peak signal, or the time-of-use window's cap) is one more node above every root.
@@ -314,6 +319,8 @@ class _Allocation:
             if grown <= GROWTH_EPSILON:
                 break
             may_grow = self.blocked_by_asymmetry
+        if not self.expensive:
+            self._requeue(wanting)
         answer = self._rounded() if self.resolution else self.allocation
         return {c.key: answer[index] for index, c in enumerate(connectors) if c.controllable}
 
@@ -372,6 +379,52 @@ class _Allocation:
                             load[3 * path_node + phase] -= rounded[index] - lowered
                     rounded[index] = lowered
                     repaired = False
+
+    def _requeue(self, wanting: list[int]) -> None:
+        """Hand each queue's total out again, least laxity first, minimums included (see the module docstring)."""
+        allocation, connectors = self.allocation, self.connectors
+        groups: dict[tuple, list[int]] = {}
+        for index in wanting:  # most deserving first: within a queue, least laxity first
+            if self.laxity[index] < math.inf:
+                route = self.routes[index]
+                groups.setdefault((connectors[index].priority, route.path, route.phases), []).append(index)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            shares = self._queue_shares(members, sum(allocation[index] for index in members))
+            if shares is not None:
+                for index, amps in shares.items():
+                    allocation[index] = amps
+
+    def _queue_shares(self, members: list[int], total: float) -> dict | None:
+        """The queue's total handed out in the members' order, each up to its ceiling, a member starting only with
+        its minimum; None where that cannot place it all (then the shares stay as the filling left them)."""
+        connectors, ceilings = self.connectors, self.ceilings
+        shares = dict.fromkeys(members, 0.0)
+        served: list[int] = []
+        rest = total
+        for index in members:
+            if rest <= EPSILON:
+                break
+            minimum = connectors[index].min_amps
+            if rest >= minimum - EPSILON:
+                shares[index] = min(ceilings[index], rest)
+            else:
+                # Its minimum does not fit in what is left: those served before it give up the difference, the
+                # last served first, down to their own minimums, if they can.
+                needed = minimum - rest
+                if sum(shares[i] - connectors[i].min_amps for i in served) < needed - EPSILON:
+                    return None
+                for earlier in reversed(served):
+                    given = min(needed, shares[earlier] - connectors[earlier].min_amps)
+                    shares[earlier] -= given
+                    needed -= given
+                    if needed <= EPSILON:
+                        break
+                shares[index] = minimum
+            rest -= shares[index]
+            served.append(index)
+        return shares if rest <= EPSILON else None
 
     def _place_minimums(self, wanting: list[int]) -> float:
         """Each paused connector, most deserving first, gets its minimum if that fits under every limit."""

@@ -104,7 +104,7 @@ def test_urgency_comes_first_then_what_is_left_is_shared_equally():
     assert allocate(nodes, connectors) == {"leaves-soon": 16.0, "leaves-later": 10.0, "unknown": 10.0}
 
 
-def test_the_surplus_goes_to_the_vehicles_with_a_known_need_least_laxity_first():
+def test_a_queue_hands_its_share_out_least_laxity_first_and_a_vehicle_with_time_to_spare_waits():
     connectors = [
         # needs 11.04 kWh in one hour: 16 A on three phases
         ConnectorDemand("leaves-soon", "grid", max_amps=32, energy_needed_wh=11_040, seconds_left=3600),
@@ -112,10 +112,10 @@ def test_the_surplus_goes_to_the_vehicles_with_a_known_need_least_laxity_first()
         ConnectorDemand("stays-long", "grid", max_amps=32, energy_needed_wh=2_760, seconds_left=4 * 3600),
         ConnectorDemand("unknown", "grid", max_amps=32),
     ]
-    result = allocate(site(32), connectors)
-    # Minimums (18 A), then leaves-soon gets its 16 A urgency current; the 4 A left are shared equally between
-    # the unknown vehicle and the queue of the two with a known need, whose 2 A go to the one leaving first.
-    assert result == {"leaves-soon": 18.0, "stays-long": 6.0, "unknown": 8.0}
+    # Minimums (18 A), leaves-soon's 16 A urgency current, and the 4 A left shared equally between the unknown
+    # vehicle and the queue of the two with a known need: 2 A each. The queue's 24 A then go to the one leaving
+    # first; stays-long waits (paused) for when the site has room.
+    assert allocate(site(32), connectors) == {"leaves-soon": 24.0, "stays-long": 0.0, "unknown": 8.0}
 
 
 def test_a_queue_serves_the_least_laxity_first_up_to_what_it_can_draw():
@@ -124,12 +124,12 @@ def test_a_queue_serves_the_least_laxity_first_up_to_what_it_can_draw():
         ConnectorDemand("tight", "grid", max_amps=32, energy_needed_wh=40_000, seconds_left=3 * 3600),
         ConnectorDemand("middle", "grid", max_amps=32, energy_needed_wh=20_000, seconds_left=5 * 3600),
     ]
-    # Urgency first (tight 19.3 A, middle 5.8 A, relaxed 0.7 A: under their 6 A minimums but for tight), then the
-    # rest, 63 - 6 - 6 - 19.3, goes to tight up to its 32 A, then to middle.
-    result = allocate(site(63), connectors)
-    assert result["tight"] == 32.0
-    assert result["middle"] == pytest.approx(63 - 32 - 6, abs=0.1)
-    assert result["relaxed"] == 6.0
+    # 63 A for the three: tight (the least laxity) draws its 32 A, middle the 31 A left, relaxed waits.
+    assert allocate(site(63), connectors) == {"relaxed": 0.0, "tight": 32.0, "middle": 31.0}
+    # A minimum comes first: with 36 A, middle gets its 6 A and tight gives up the difference.
+    assert allocate(site(36), connectors) == {"relaxed": 0.0, "tight": 30.0, "middle": 6.0}
+    # In an expensive window only minimums and urgency currents (tight: 19.3 A), not handed out again.
+    assert allocate(site(63), connectors, expensive=True) == {"relaxed": 6.0, "tight": 19.3, "middle": 6.0}
 
 
 def test_connectors_that_do_not_want_power_get_nothing_and_leave_room():
