@@ -4,12 +4,12 @@
 
 The site (random but reproducible from --seed): a grid connection (per-phase fuse, kW cap, asymmetry limit) feeding
 5 buildings, each with 4 floors of 4 wings of 5 parking lots (506 nodes, depth 5). Every node has a per-phase fuse,
-sized below what its connectors could draw so that every level binds somewhere (lots 80-250 A, wings 400-800 A,
-floors 1,000-2,500 A, buildings 2,500-6,000 A, the root 15,000 A and 8 MW); a third of the lots and every building
-also carry an asymmetry limit (20 A and 100 A). Connectors sit on the lots (90 %) or directly on the wings (10 %):
-55 % three-phase, 35 % single-phase and 10 % two-phase with random phase rotations, 16 or 32 A (a few 63 A),
-priorities -2..2, 40 % with an energy need and a departure time, 3 % not controllable (counted with a measured draw),
-10 % not wanting power, 25 % with a usable current below their maximum (a vehicle seen to draw 10-20 A).
+sized below what its connectors could draw so that every level binds somewhere (lots 100-400 A, wings 800-1,600 A,
+floors 3,000-6,000 A, buildings 10,000-20,000 A, the root 60,000 A and 36 MW); a third of the lots and every building
+also carry an asymmetry limit (20 A and 100 A; the root 500 A). Connectors sit on the lots (90 %) or directly on
+the wings (10 %): 55 % three-phase, 35 % single-phase and 10 % two-phase with random phase rotations, 16 or 32 A
+(a few 63 A), priorities -2..2, 40 % with an energy need and a departure time, 3 % not controllable (counted with a
+measured draw), 10 % not wanting power, 25 % with a usable current below their maximum (a vehicle seen to draw 10-20 A).
 
 Measured: the wall time of one allocate() call (inputs built beforehand), after one warm-up call; median, p95 and
 max over --runs calls. Checked on the answer, by recomputing every load independently of the allocator: no fuse,
