@@ -275,16 +275,10 @@ class _Allocation:
             if not connector.controllable:
                 self._add(index, connector.fixed_amps)
         self.fixed_load = list(self.load)
-        voltage, ceilings = self.voltage, self.ceilings
-        # Most deserving first: higher priority, then less laxity (ConnectorDemand.laxity, with the known ceiling).
+        voltage = self.voltage
+        # Most deserving first: higher priority, then less laxity.
         order = [
-            (
-                -c.priority,
-                math.inf
-                if c.energy_needed_wh is None or c.seconds_left is None
-                else c.seconds_left - c.energy_needed_wh * 3600 / (ceilings[index] * voltage * len(c.phases)),
-                index,
-            )
+            (-c.priority, c.laxity(voltage), index)
             for index, c in enumerate(connectors)
             if c.controllable and c.wants_power
         ]
@@ -320,7 +314,7 @@ class _Allocation:
                 break
             may_grow = self.blocked_by_asymmetry
         if not self.expensive:
-            self._requeue(wanting)
+            self._requeue(tiers)
         answer = self._rounded() if self.resolution else self.allocation
         return {c.key: answer[index] for index, c in enumerate(connectors) if c.controllable}
 
@@ -380,21 +374,26 @@ class _Allocation:
                     rounded[index] = lowered
                     repaired = False
 
-    def _requeue(self, wanting: list[int]) -> None:
+    def _requeue(self, tiers: dict[int, list[int]]) -> None:
         """Hand each queue's total out again, least laxity first, minimums included (see the module docstring)."""
-        allocation, connectors = self.allocation, self.connectors
+        allocation = self.allocation
+        for tier in tiers.values():
+            for members in self._by_route(tier):
+                if len(members) > 1:
+                    shares = self._queue_shares(members, sum(allocation[index] for index in members))
+                    if shares is not None:
+                        for index, amps in shares.items():
+                            allocation[index] = amps
+
+    def _by_route(self, indices) -> list[list[int]]:
+        """The connectors with a known need (a finite laxity) among these, grouped by route (the same limited
+        nodes above them, the same phases): a queue each, in the given order."""
+        routes, laxity = self.routes, self.laxity
         groups: dict[tuple, list[int]] = {}
-        for index in wanting:  # most deserving first: within a queue, least laxity first
-            if self.laxity[index] < math.inf:
-                route = self.routes[index]
-                groups.setdefault((connectors[index].priority, route.path, route.phases), []).append(index)
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            shares = self._queue_shares(members, sum(allocation[index] for index in members))
-            if shares is not None:
-                for index, amps in shares.items():
-                    allocation[index] = amps
+        for index in indices:
+            if laxity[index] < math.inf:
+                groups.setdefault((routes[index].path, routes[index].phases), []).append(index)
+        return list(groups.values())
 
     def _queue_shares(self, members: list[int], total: float) -> dict | None:
         """The queue's total handed out in the members' order, each up to its ceiling, a member starting only with
@@ -505,21 +504,14 @@ class _Allocation:
         return sum(allocation[index] for index in tier) - before
 
     def _queues(self, weights: dict) -> list[tuple[int, list[int]]]:
-        """The growing connectors with a known need (a finite laxity) grouped by route, two or more, each group in
-        the tier's order (least laxity first). Each queue gets a virtual connector for the filling: an index past
-        the real ones, with its members' route and an allocation of 0."""
-        routes = self.routes
-        groups: dict[tuple, list[int]] = {}
-        for index in weights:
-            if self.laxity[index] < math.inf:
-                route = routes[index]
-                groups.setdefault((route.path, route.phases), []).append(index)
+        """The growing connectors' queues of two or more, each with a virtual connector for the filling: an index
+        past the real ones, with its members' route and an allocation of 0."""
         queues = []
-        for members in groups.values():
+        for members in self._by_route(weights):
             if len(members) > 1:
                 queues.append((len(self.allocation), members))
                 self.allocation.append(0.0)
-                routes.append(routes[members[0]])
+                self.routes.append(self.routes[members[0]])
         return queues
 
     def _split(self, queues: list, targets: dict) -> None:
