@@ -27,6 +27,8 @@ from permissions.models import OcppTagGroupPermission, OcppTagPermission
 from powerfill.accounts.models import Account, OperatorUser
 from priority.choices import PriorityChangeSource
 from priority.models import AllocationRun, ConnectorLoad, PriorityChange, TimeOfUseWindow
+from roaming.choices import OcpiRole, RegistrationState
+from roaming.models import OcpiIdentity, Party, PartyRole
 from sites.models import Node
 
 
@@ -272,3 +274,40 @@ class AllocationRunFactory(factory.django.DjangoModelFactory):
     nodes = factory.LazyAttribute(
         lambda run: {str(run.root.pk): {"limit": 32, "allocated": [16.0, 16.0, 16.0], "measured": [10.0, 11.0, 9.5]}}
     )
+
+
+class OcpiIdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OcpiIdentity
+
+    account = factory.SubFactory(AccountFactory)
+    country_code = "DE"
+    party_id = factory.Sequence(lambda n: f"P{n:02d}"[-3:].rjust(3, "0"))
+    name = factory.LazyAttribute(lambda identity: identity.account.name)
+
+
+class PartyFactory(factory.django.DjangoModelFactory):
+    """A registered roaming partner that plays CPO and eMSP (the handshake itself: roaming.services.credentials)."""
+
+    class Meta:
+        model = Party
+        skip_postgeneration_save = True
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    state = RegistrationState.REGISTERED
+    versions_url = factory.Sequence(lambda n: f"https://partner-{n}.example/ocpi/versions")
+    version = "2.2.1"
+    outgoing_token = factory.Sequence(lambda n: f"outgoing-token-{n}")
+    role = factory.RelatedFactory("tests.factories.PartyRoleFactory", factory_related_name="partner", role=OcpiRole.CPO)
+
+
+class PartyRoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartyRole
+
+    partner = factory.SubFactory(PartyFactory, role=None)
+    role = OcpiRole.EMSP
+    country_code = "NL"
+    party_id = factory.Sequence(lambda n: f"R{n:02d}"[-3:].rjust(3, "0"))
+    business_details = factory.LazyAttribute(lambda role: {"name": role.partner.name})

@@ -10,7 +10,7 @@ from .models import Account, ApiToken
 
 OPERATORS_GROUP = "Operators"
 # Apps whose objects belong to an account: the operators' group may manage all of them (within its account).
-OPERATOR_APPS = ("sites", "ocpp_core", "permissions", "priority")
+OPERATOR_APPS = ("sites", "ocpp_core", "permissions", "priority", "roaming")
 # Refreshing last_used_at on every request would turn each read into a write.
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 

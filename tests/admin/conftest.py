@@ -12,6 +12,7 @@ from ..factories import (
     InstalledCertificateFactory,
     LocalAuthListEntryFactory,
     NodeFactory,
+    OcpiIdentityFactory,
     OcppMessageFactory,
     OcppTagFactory,
     OcppTagGroupFactory,
@@ -19,6 +20,7 @@ from ..factories import (
     OcppTagPermissionFactory,
     OperationTaskFactory,
     OperatorUserFactory,
+    PartyFactory,
     PriorityChangeFactory,
     ReservationFactory,
     TimeOfUseWindowFactory,
@@ -58,6 +60,8 @@ MAKERS = {
     "priority.prioritychange": lambda account: PriorityChangeFactory(connector__charge_box__account=account),
     "priority.timeofusewindow": lambda account: TimeOfUseWindowFactory(node__account=account),
     "priority.allocationrun": lambda account: AllocationRunFactory(root__account=account),
+    "roaming.ocpiidentity": lambda account: OcpiIdentityFactory(account=account),
+    "roaming.party": lambda account: PartyFactory(account=account),
 }
 
 

@@ -1,0 +1,92 @@
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db import models
+
+from powerfill.accounts.scoping import AccountScopedAdmin
+
+from .models import OcpiIdentity, Party, PartyRole
+from .protocol import OcpiError, public_base_url
+from .services.credentials import party_register_with, party_reinvite
+
+# A URL typed without a scheme means https (Django 6's default; 5.2 still assumes http and warns).
+URL_FIELDS_ASSUME_HTTPS = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(OcpiIdentity)
+class OcpiIdentityAdmin(AccountScopedAdmin):
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
+    list_display = ("name", "country_code", "party_id", "website")
+    list_filter = ("country_code",)
+    search_fields = ("name", "party_id")
+
+
+class PartyRoleInline(admin.TabularInline):
+    model = PartyRole
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("role", "country_code", "party_id", "business_details")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # the partner's credentials say which roles it plays
+
+
+@admin.register(Party)
+class PartyAdmin(AccountScopedAdmin):
+    """Roaming partners. To let a partner register with us, add it by name and hand over its token A with our
+    versions URL; to register with a partner, add its versions URL and the token A it issued, then run "Register
+    with the partner"."""
+
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
+    list_display = ("name", "state", "version", "role_list", "registered_at", "last_error_short")
+    list_filter = ("state",)
+    search_fields = ("name", "roles__party_id")
+    inlines = [PartyRoleInline]
+    actions = ["register_with_partner", "issue_new_token_a"]
+    readonly_fields = (
+        "state",
+        "our_versions_url",
+        "incoming_token",
+        "version",
+        "endpoints",
+        "registered_at",
+        "last_error",
+    )
+    fieldsets = (
+        (None, {"fields": ("account", "name", "state", "registered_at", "last_error")}),
+        ("We register with the partner", {"fields": ("versions_url", "outgoing_token", "plain_token_header")}),
+        ("The partner registers with us", {"fields": ("our_versions_url", "incoming_token")}),
+        ("Connection", {"fields": ("version", "endpoints")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("roles")
+
+    @admin.display(description="our versions URL")
+    def our_versions_url(self, obj):
+        if settings.OCPI_PUBLIC_URL:
+            return f"{settings.OCPI_PUBLIC_URL}/ocpi/versions"
+        return "/ocpi/versions at this server's public address (set OCPI_PUBLIC_URL to show it here)"
+
+    @admin.display(description="roles")
+    def role_list(self, obj):
+        return ", ".join(str(role) for role in obj.roles.all())
+
+    @admin.display(description="last error")
+    def last_error_short(self, obj):
+        return obj.last_error[:80]
+
+    @admin.action(description="Register with the partner (its versions URL and token A)")
+    def register_with_partner(self, request, queryset):
+        for party in queryset:
+            try:
+                party_register_with(party=party, base_url=public_base_url(request))
+            except OcpiError as error:
+                self.message_user(request, f"{party}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{party}: registered (OCPI {party.version}).", messages.SUCCESS)
+
+    @admin.action(description="Issue a new token A (the partner registers again)")
+    def issue_new_token_a(self, request, queryset):
+        for party in queryset:
+            party_reinvite(party=party)
+        self.message_user(request, f"New token A for {queryset.count()} partner(s); hand it over again.")

@@ -1,0 +1,78 @@
+"""OCPI endpoints: thin views over roaming.services; every answer, errors included, is an OCPI envelope."""
+
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url
+from ..services.credentials import (
+    credentials_register,
+    credentials_unregister,
+    credentials_update,
+    our_credentials,
+    our_endpoints,
+    our_versions,
+)
+from .authentication import HoldsAnyToken, OcpiTokenAuthentication
+
+
+def ocpi_exception_handler(exc, context):
+    """Errors in OCPI's shape: the envelope with a status code, and the HTTP status the spec asks for."""
+    if isinstance(exc, OcpiError):
+        code, message, http_status = exc.status_code, exc.message, exc.http_status
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
+        # A missing, unknown or not yet registered token: 401, as OCPI asks.
+        code, message, http_status = OcpiStatus.CLIENT_ERROR, str(exc.detail), status.HTTP_401_UNAUTHORIZED
+    elif isinstance(exc, exceptions.ParseError):
+        code, message, http_status = OcpiStatus.CLIENT_ERROR, f"Invalid JSON: {exc.detail}", 400
+    elif isinstance(exc, exceptions.APIException):
+        code, message, http_status = OcpiStatus.CLIENT_ERROR, str(exc.detail), exc.status_code
+    else:
+        return None  # a bug: Django's 500 (logged); OcpiView.handle_exception wraps it
+    response = Response(envelope(status_code=code, status_message=message), status=http_status)
+    if http_status == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = "Token"
+    return response
+
+
+class OcpiView(APIView):
+    authentication_classes = [OcpiTokenAuthentication]
+    permission_classes = [HoldsAnyToken]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    throttle_classes = []
+
+    def get_exception_handler(self):
+        return ocpi_exception_handler
+
+    def base_url(self) -> str:
+        return public_base_url(self.request)
+
+
+class VersionsView(OcpiView):
+    def get(self, request):
+        return Response(envelope(our_versions(self.base_url())))
+
+
+class VersionDetailsView(OcpiView):
+    def get(self, request):
+        return Response(envelope({"version": SUPPORTED_VERSION, "endpoints": our_endpoints(self.base_url())}))
+
+
+class CredentialsView(OcpiView):
+    def get(self, request):
+        return Response(envelope(our_credentials(party=request.auth, base_url=self.base_url())))
+
+    def post(self, request):
+        data = credentials_register(party=request.auth, credentials=request.data, base_url=self.base_url())
+        return Response(envelope(data))
+
+    def put(self, request):
+        data = credentials_update(party=request.auth, credentials=request.data, base_url=self.base_url())
+        return Response(envelope(data))
+
+    def delete(self, request):
+        credentials_unregister(party=request.auth)
+        return Response(envelope())

@@ -1,0 +1,50 @@
+"""Calls to a partner's OCPI endpoints: the token in the form the partner reads, request and correlation ids, and the
+envelope checked. A failure of any kind is one exception with a message an operator can act on."""
+
+import uuid
+
+import httpx
+
+from .protocol import authorization_header
+
+TIMEOUT_SECONDS = 15
+
+
+class OcpiClientError(Exception):
+    """The partner could not be reached, or answered with an error or something that is not OCPI."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, status_code: int | None = None):
+        super().__init__(message)
+        self.http_status = http_status
+        self.status_code = status_code
+
+
+def ocpi_request(method: str, url: str, *, token: str, plain_token: bool = False, body: dict | None = None) -> dict:
+    """One call; returns the envelope's `data` (None when absent). Raises OcpiClientError."""
+    request_id = str(uuid.uuid4())
+    headers = {
+        "Authorization": authorization_header(token, plain=plain_token),
+        "X-Request-ID": request_id,
+        "X-Correlation-ID": request_id,
+        "User-Agent": "Powerfill OCPI",
+    }
+    try:
+        response = httpx.request(method, url, headers=headers, json=body, timeout=TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        raise OcpiClientError(f"{method} {url}: {error.__class__.__name__}: {error}") from error
+    try:
+        envelope = response.json()
+    except ValueError:
+        raise OcpiClientError(
+            f"{method} {url}: HTTP {response.status_code}, not JSON: {response.text[:200]!r}",
+            http_status=response.status_code,
+        ) from None
+    status_code = envelope.get("status_code") if isinstance(envelope, dict) else None
+    if response.status_code >= 400 or status_code is None or not 1000 <= int(status_code) < 2000:
+        message = envelope.get("status_message", "") if isinstance(envelope, dict) else ""
+        raise OcpiClientError(
+            f"{method} {url}: HTTP {response.status_code}, OCPI status {status_code}: {message}".rstrip(": "),
+            http_status=response.status_code,
+            status_code=status_code,
+        )
+    return envelope.get("data")

@@ -1,0 +1,104 @@
+import secrets
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+from powerfill.accounts.models import Account
+
+from .choices import OcpiRole, RegistrationState
+
+
+def new_token() -> str:
+    """A credentials token: 43 URL-safe characters of the 64 OCPI allows."""
+    return secrets.token_urlsafe(32)
+
+
+country_code_validator = RegexValidator(r"^[A-Z]{2}$", "Two capital letters (ISO 3166-1 alpha-2).")
+party_id_validator = RegexValidator(r"^[A-Z0-9]{3}$", "Three capitals or digits (ISO 15118 party id).")
+
+
+class OcpiIdentity(models.Model):
+    """Who an account is in OCPI: a country code and party id, used in both of the roles Powerfill plays for it (CPO
+    for its charge boxes, eMSP for its tags), and the business details partners show. An account operating in
+    several countries has one per country; its credentials list them all."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ocpi_identities")
+    country_code = models.CharField(max_length=2, validators=[country_code_validator])
+    party_id = models.CharField(max_length=3, validators=[party_id_validator])
+    name = models.CharField(max_length=100, help_text="Business name shown to roaming partners.")
+    website = models.URLField(blank=True)
+
+    class Meta:
+        verbose_name = "OCPI identity"
+        constraints = [
+            models.UniqueConstraint(fields=["country_code", "party_id"], name="roaming_identity_unique_party"),
+        ]
+
+    def __str__(self):
+        return f"{self.country_code}*{self.party_id} ({self.name})"
+
+
+class Party(models.Model):
+    """A roaming partner's platform, seen from one of our accounts: how to reach it (its versions URL, the version
+    both speak and its endpoints), the token it calls us with and the one we call it with.
+
+    The handshake, either way round: an operator issues token A here and hands it over (the partner then registers
+    with us), or enters the partner's versions URL and the token A it issued (we register with it). Afterwards
+    `incoming_token` is token C (or B) and `outgoing_token` token B (or C)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ocpi_parties")
+    name = models.CharField(max_length=100)
+    state = models.CharField(max_length=12, choices=RegistrationState.choices, default=RegistrationState.INVITED)
+    versions_url = models.URLField(blank=True, max_length=255, help_text="The partner's versions endpoint.")
+    version = models.CharField(max_length=10, blank=True, help_text="The OCPI version both speak.")
+    endpoints = models.JSONField(
+        default=list, blank=True, help_text="The partner's endpoints of that version: identifier, role, url."
+    )
+    incoming_token = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_token,
+        help_text="The token the partner calls us with (token A until it registered).",
+    )
+    outgoing_token = models.CharField(max_length=64, blank=True, help_text="The token we call the partner with.")
+    plain_token_header = models.BooleanField(
+        default=False,
+        help_text="Send our token as it is instead of base64-encoded (OCPI 2.1.1 and many 2.2 implementations).",
+    )
+    registered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "parties"
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="roaming_party_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+    def endpoint_url(self, identifier: str, role: str) -> str | None:
+        for endpoint in self.endpoints:
+            if endpoint.get("identifier") == identifier and endpoint.get("role") in (role, None):
+                return endpoint.get("url")
+        return None
+
+
+class PartyRole(models.Model):
+    """A role the partner's platform plays, as its credentials list them (one platform may be CPO and eMSP)."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=5, choices=OcpiRole.choices)
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    business_details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["country_code", "party_id", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "country_code", "party_id", "role"], name="roaming_role_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.country_code}*{self.party_id} {self.role}"

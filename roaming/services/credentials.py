@@ -1,0 +1,225 @@
+"""The OCPI credentials handshake, both ways round, and the objects it exchanges (credentials module, 2.2.1).
+
+A partner registers with us: an operator issues token A (party_invite) and hands it over with our versions URL;
+the partner POSTs its credentials (its token B and versions URL) with token A; we read its versions and endpoints
+with token B, answer with our credentials carrying token C, and from then on it calls us with C, we call it with B.
+We register with a partner (party_register_with): the same with the roles swapped, from its versions URL and the
+token A it issued. PUT renews (a fresh token C), DELETE ends it; either before registration is a 405, as is a
+second POST."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..api.serializers import CredentialsSerializer, first_error
+from ..choices import OcpiRole, RegistrationState
+from ..client import OcpiClientError, ocpi_request
+from ..models import OcpiIdentity, Party, PartyRole, new_token
+from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus
+
+OUR_ROLES = (OcpiRole.CPO, OcpiRole.EMSP)  # Powerfill plays both for an account: its charge boxes and its tags
+
+
+def party_invite(*, account, name: str) -> Party:
+    """A partner to be: token A, which the operator hands over with our versions URL."""
+    return Party.objects.create(account=account, name=name)
+
+
+def party_reinvite(*, party: Party) -> Party:
+    """Start over with a partner (unregistered, or its token A leaked): a fresh token A, the old tokens void."""
+    party.state = RegistrationState.INVITED
+    party.incoming_token = new_token()
+    party.outgoing_token = ""
+    party.save(update_fields=["state", "incoming_token", "outgoing_token", "updated_at"])
+    return party
+
+
+# What we tell partners
+
+
+def our_versions(base_url: str) -> list[dict]:
+    return [{"version": SUPPORTED_VERSION, "url": f"{base_url}/ocpi/{SUPPORTED_VERSION}/details"}]
+
+
+def our_endpoints(base_url: str) -> list[dict]:
+    """Our modules of 2.2.1 and the interface each serves (credentials: both ends of the handshake)."""
+    credentials_url = f"{base_url}/ocpi/{SUPPORTED_VERSION}/credentials"
+    return [
+        {"identifier": "credentials", "role": "SENDER", "url": credentials_url},
+        {"identifier": "credentials", "role": "RECEIVER", "url": credentials_url},
+    ]
+
+
+def our_credentials(*, party: Party, base_url: str) -> dict:
+    """The credentials object that lets the partner call us: its token, our versions URL, our roles."""
+    identities = list(OcpiIdentity.objects.filter(account_id=party.account_id).order_by("country_code", "party_id"))
+    if not identities:
+        raise OcpiError(
+            "This platform has no OCPI identity (country code, party id) for the partner's account yet.",
+            status_code=OcpiStatus.SERVER_ERROR,
+            http_status=500,
+        )
+    return {
+        "token": party.incoming_token,
+        "url": f"{base_url}/ocpi/versions",
+        "roles": [
+            {
+                "role": role.value,
+                "business_details": _business_details(identity),
+                "party_id": identity.party_id,
+                "country_code": identity.country_code,
+            }
+            for identity in identities
+            for role in OUR_ROLES
+        ],
+    }
+
+
+def _business_details(identity: OcpiIdentity) -> dict:
+    return {"name": identity.name, **({"website": identity.website} if identity.website else {})}
+
+
+# The partner registers with us
+
+
+def credentials_register(*, party: Party, credentials, base_url: str) -> dict:
+    """POST /credentials with token A: read the partner's versions with its token, answer with token C."""
+    if party.state == RegistrationState.REGISTERED:
+        raise OcpiError("Already registered: use PUT to update the credentials.", http_status=405)
+    return _credentials_accept(party=party, credentials=credentials, base_url=base_url)
+
+
+def credentials_update(*, party: Party, credentials, base_url: str) -> dict:
+    """PUT /credentials: new credentials of the partner, and a fresh token C for it."""
+    if party.state != RegistrationState.REGISTERED:
+        raise OcpiError("Not registered: POST the credentials first.", http_status=405)
+    return _credentials_accept(party=party, credentials=credentials, base_url=base_url)
+
+
+def credentials_unregister(*, party: Party) -> None:
+    """DELETE /credentials: the partner ends the connection; both tokens are void."""
+    if party.state != RegistrationState.REGISTERED:
+        raise OcpiError("Not registered.", http_status=405)
+    party.state = RegistrationState.UNREGISTERED
+    party.incoming_token = new_token()  # nobody knows it: the partner's token C no longer opens anything
+    party.outgoing_token = ""
+    party.save(update_fields=["state", "incoming_token", "outgoing_token", "updated_at"])
+
+
+def _credentials_accept(*, party: Party, credentials, base_url: str) -> dict:
+    parsed = _credentials_parsed(credentials)
+    try:
+        version, endpoints = _partner_version(parsed["url"], token=parsed["token"], plain=party.plain_token_header)
+    except OcpiClientError as error:
+        raise OcpiError(
+            f"Could not read the versions at {parsed['url']} with the token given: {error}",
+            status_code=OcpiStatus.UNABLE_TO_USE_CLIENT_API,
+            http_status=400,
+        ) from error
+    with transaction.atomic():
+        party.outgoing_token = parsed["token"]
+        party.incoming_token = new_token()  # token C
+        _party_connected(party, versions_url=parsed["url"], version=version, endpoints=endpoints)
+        _party_roles_replace(party, parsed["roles"])
+    return our_credentials(party=party, base_url=base_url)
+
+
+# We register with a partner
+
+
+def party_register_with(*, party: Party, base_url: str) -> Party:
+    """Register with the partner from its versions URL and the token A it gave us (party.outgoing_token): read its
+    versions and endpoints, POST our credentials with a new token B, keep the token C it answers with. Raises
+    OcpiError with what went wrong, also kept in party.last_error."""
+    if party.state == RegistrationState.REGISTERED:
+        raise OcpiError("Already registered with this partner.", http_status=405)
+    if not party.versions_url or not party.outgoing_token:
+        raise OcpiError("The partner's versions URL and the token A it issued are both needed.")
+    try:
+        version, endpoints = _partner_version(
+            party.versions_url, token=party.outgoing_token, plain=party.plain_token_header
+        )
+        credentials_url = _endpoint(endpoints, "credentials")
+        # Token B is saved (committed) before the POST: the partner reads our versions with it while answering.
+        party.incoming_token = new_token()
+        party.save(update_fields=["incoming_token", "updated_at"])
+        answer = ocpi_request(
+            "POST",
+            credentials_url,
+            token=party.outgoing_token,
+            plain_token=party.plain_token_header,
+            body=our_credentials(party=party, base_url=base_url),
+        )
+        parsed = _credentials_parsed(answer)
+    except (OcpiClientError, OcpiError) as error:
+        party.last_error = str(error)
+        party.save(update_fields=["last_error", "updated_at"])
+        if isinstance(error, OcpiError):
+            raise
+        raise OcpiError(str(error), status_code=OcpiStatus.UNABLE_TO_USE_CLIENT_API, http_status=502) from error
+    with transaction.atomic():
+        party.outgoing_token = parsed["token"]  # token C
+        _party_connected(party, versions_url=parsed["url"], version=version, endpoints=endpoints)
+        _party_roles_replace(party, parsed["roles"])
+    return party
+
+
+# Helpers
+
+
+def _credentials_parsed(credentials) -> dict:
+    serializer = CredentialsSerializer(data=credentials)
+    if not serializer.is_valid():
+        raise OcpiError(
+            f"Invalid credentials: {first_error(serializer.errors)}",
+            status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+        )
+    return serializer.validated_data
+
+
+def _partner_version(versions_url: str, *, token: str, plain: bool) -> tuple[str, list[dict]]:
+    """The version we both speak (2.2.1) and the partner's endpoints of it."""
+    versions = ocpi_request("GET", versions_url, token=token, plain_token=plain)
+    offered = {v.get("version"): v.get("url") for v in versions or [] if isinstance(v, dict)}
+    if SUPPORTED_VERSION not in offered:
+        raise OcpiError(
+            f"The partner offers OCPI {', '.join(sorted(filter(None, offered))) or 'nothing'}; we speak "
+            f"{SUPPORTED_VERSION}.",
+            status_code=OcpiStatus.UNSUPPORTED_VERSION,
+        )
+    details = ocpi_request("GET", offered[SUPPORTED_VERSION], token=token, plain_token=plain) or {}
+    endpoints = [e for e in details.get("endpoints", []) if isinstance(e, dict) and e.get("identifier")]
+    _endpoint(endpoints, "credentials")
+    return SUPPORTED_VERSION, endpoints
+
+
+def _endpoint(endpoints: list[dict], identifier: str) -> str:
+    for endpoint in endpoints:
+        if endpoint.get("identifier") == identifier and endpoint.get("url"):
+            return endpoint["url"]
+    raise OcpiError(
+        f"The partner lists no {identifier} endpoint.", status_code=OcpiStatus.NO_MATCHING_ENDPOINTS, http_status=400
+    )
+
+
+def _party_connected(party: Party, *, versions_url: str, version: str, endpoints: list[dict]) -> None:
+    party.versions_url = versions_url
+    party.version = version
+    party.endpoints = endpoints
+    party.state = RegistrationState.REGISTERED
+    party.registered_at = timezone.now()
+    party.last_error = ""
+    party.save()
+
+
+def _party_roles_replace(party: Party, roles: list[dict]) -> None:
+    party.roles.all().delete()
+    PartyRole.objects.bulk_create(
+        PartyRole(
+            partner=party,
+            role=role["role"],
+            country_code=role["country_code"].upper(),
+            party_id=role["party_id"].upper(),
+            business_details=dict(role["business_details"]),
+        )
+        for role in roles
+    )

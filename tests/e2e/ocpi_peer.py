@@ -1,0 +1,39 @@
+"""A second Powerfill platform for roaming tests: its own server process and its own SQLite database (and no Redis:
+eager Celery, in-memory layer), set up and inspected through manage.py in that database."""
+
+import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..live import PROJECT_DIR, asgi_server
+
+
+class PeerPlatform:
+    def __init__(self, database: Path):
+        self.env = {"DATABASE_URL": f"sqlite:///{database}", "REDIS_URL": "", "OCPI_PUBLIC_URL": ""}
+        self.url = ""
+
+    def manage(self, *args: str) -> str:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "powerfill.settings.test", **self.env}
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args[:1])} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def python(self, code: str):
+        """Run code in the peer's Django (manage.py shell); it prints one JSON value, which is returned."""
+        return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
+
+
+@contextmanager
+def peer_platform(directory: Path):
+    peer = PeerPlatform(directory / "peer.sqlite3")
+    peer.manage("migrate", "--verbosity", "0")
+    with asgi_server(env=peer.env) as url:
+        peer.url = url
+        yield peer
