@@ -4,7 +4,7 @@ from django.db import models
 
 from powerfill.accounts.scoping import AccountScopedAdmin
 
-from .models import OcpiIdentity, Party, PartyRole
+from .models import Location, OcpiIdentity, Party, PartyRole
 from .protocol import OcpiError, public_base_url
 from .services.credentials import party_register_with, party_reinvite
 
@@ -90,3 +90,17 @@ class PartyAdmin(AccountScopedAdmin):
         for party in queryset:
             party_reinvite(party=party)
         self.message_user(request, f"New token A for {queryset.count()} partner(s); hand it over again.")
+
+
+@admin.register(Location)
+class LocationAdmin(AccountScopedAdmin):
+    """Charging locations published over OCPI: a site node with an address; the charge boxes in its subtree are its
+    EVSEs."""
+
+    account_lookup = "identity__account"
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
+    list_display = ("ocpi_id", "name", "identity", "city", "country", "publish", "updated_at")
+    list_filter = ("publish", "country")
+    list_select_related = ("identity",)
+    search_fields = ("ocpi_id", "name", "city")
+    autocomplete_fields = ("node",)

@@ -24,3 +24,24 @@ class RegistrationState(models.TextChoices):
 class InterfaceRole(models.TextChoices):
     SENDER = "SENDER", "sender"
     RECEIVER = "RECEIVER", "receiver"
+
+
+class ParkingType(models.TextChoices):
+    ALONG_MOTORWAY = "ALONG_MOTORWAY", "along a motorway"
+    PARKING_GARAGE = "PARKING_GARAGE", "parking garage"
+    PARKING_LOT = "PARKING_LOT", "parking lot"
+    ON_DRIVEWAY = "ON_DRIVEWAY", "on a driveway"
+    ON_STREET = "ON_STREET", "on the street"
+    UNDERGROUND_GARAGE = "UNDERGROUND_GARAGE", "underground garage"
+
+
+class EvseStatus(models.TextChoices):
+    AVAILABLE = "AVAILABLE", "available"
+    BLOCKED = "BLOCKED", "blocked"
+    CHARGING = "CHARGING", "charging"
+    INOPERATIVE = "INOPERATIVE", "inoperative"
+    OUTOFORDER = "OUTOFORDER", "out of order"
+    PLANNED = "PLANNED", "planned"
+    REMOVED = "REMOVED", "removed"
+    RESERVED = "RESERVED", "reserved"
+    UNKNOWN = "UNKNOWN", "unknown (also: the charger is offline)"

@@ -1,11 +1,13 @@
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
 from powerfill.accounts.models import Account
+from sites.models import Node
 
-from .choices import OcpiRole, RegistrationState
+from .choices import OcpiRole, ParkingType, RegistrationState
 
 
 def new_token() -> str:
@@ -102,3 +104,45 @@ class PartyRole(models.Model):
 
     def __str__(self):
         return f"{self.country_code}*{self.party_id} {self.role}"
+
+
+class Location(models.Model):
+    """A charging location we publish over OCPI as a CPO: a site node, whose subtree's charge boxes are its EVSEs (one
+    per OCPP connector), with the address and position partners show."""
+
+    identity = models.ForeignKey(
+        OcpiIdentity, on_delete=models.PROTECT, related_name="locations", help_text="Whose location it is in OCPI."
+    )
+    node = models.OneToOneField(Node, on_delete=models.CASCADE, related_name="ocpi_location")
+    ocpi_id = models.CharField("OCPI id", max_length=36, help_text="Unique among the identity's locations.")
+    publish = models.BooleanField(default=True, help_text="Shown to the public by eMSPs (apps, maps).")
+    name = models.CharField(max_length=255, blank=True)
+    address = models.CharField(max_length=45)
+    city = models.CharField(max_length=45)
+    postal_code = models.CharField(max_length=10, blank=True)
+    state = models.CharField(max_length=20, blank=True)
+    country = models.CharField(
+        max_length=3, validators=[RegexValidator(r"^[A-Z]{3}$", "ISO 3166-1 alpha-3, e.g. DEU.")]
+    )
+    latitude = models.DecimalField(max_digits=9, decimal_places=7)
+    longitude = models.DecimalField(max_digits=10, decimal_places=7)
+    time_zone = models.CharField(max_length=255, help_text="IANA time zone, e.g. Europe/Berlin.")
+    parking_type = models.CharField(max_length=20, choices=ParkingType.choices, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ocpi_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "ocpi_id"], name="roaming_location_unique_id"),
+        ]
+
+    def __str__(self):
+        return self.name or self.ocpi_id
+
+    def clean(self):
+        if self.node_id and self.identity_id and self.node.account_id != self.identity.account_id:
+            raise ValidationError({"node": "The node belongs to another account than the OCPI identity."})
+        if self.latitude is not None and not -90 <= self.latitude <= 90:
+            raise ValidationError({"latitude": "Between -90 and 90."})
+        if self.longitude is not None and not -180 <= self.longitude <= 180:
+            raise ValidationError({"longitude": "Between -180 and 180."})

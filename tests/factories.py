@@ -28,7 +28,7 @@ from powerfill.accounts.models import Account, OperatorUser
 from priority.choices import PriorityChangeSource
 from priority.models import AllocationRun, ConnectorLoad, PriorityChange, TimeOfUseWindow
 from roaming.choices import OcpiRole, RegistrationState
-from roaming.models import OcpiIdentity, Party, PartyRole
+from roaming.models import Location, OcpiIdentity, Party, PartyRole
 from sites.models import Node
 
 
@@ -311,3 +311,22 @@ class PartyRoleFactory(factory.django.DjangoModelFactory):
     country_code = "NL"
     party_id = factory.Sequence(lambda n: f"R{n:02d}"[-3:].rjust(3, "0"))
     business_details = factory.LazyAttribute(lambda role: {"name": role.partner.name})
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    """A published location on its own site node (the node's subtree's charge boxes are its EVSEs)."""
+
+    class Meta:
+        model = Location
+
+    identity = factory.SubFactory(OcpiIdentityFactory)
+    node = factory.SubFactory(NodeFactory, account=factory.SelfAttribute("..identity.account"))
+    ocpi_id = factory.Sequence(lambda n: f"LOC{n}")
+    name = factory.LazyAttribute(lambda location: location.node.name)
+    address = "Hauptstrasse 1"
+    city = "Berlin"
+    postal_code = "10115"
+    country = "DEU"
+    latitude = "52.520008"
+    longitude = "13.404954"
+    time_zone = "Europe/Berlin"

@@ -6,6 +6,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..locations import location_objects, locations_of
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url
 from ..services.credentials import (
     credentials_register,
@@ -15,7 +16,8 @@ from ..services.credentials import (
     our_endpoints,
     our_versions,
 )
-from .authentication import HoldsAnyToken, OcpiTokenAuthentication
+from .authentication import HoldsAnyToken, IsRegisteredParty, OcpiTokenAuthentication
+from .pagination import paginated_response
 
 
 def ocpi_exception_handler(exc, context):
@@ -76,3 +78,33 @@ class CredentialsView(OcpiView):
     def delete(self, request):
         credentials_unregister(party=request.auth)
         return Response(envelope())
+
+
+class CpoLocationsView(OcpiView):
+    """Locations, Sender interface (we are the CPO): the list, a location, an EVSE or a connector."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, location_id=None, evse_uid_=None, connector_id=None):
+        locations = locations_of(request.auth.account_id)
+        if location_id is None:
+            return paginated_response(request, locations, serialize=location_objects)
+        location = locations.filter(ocpi_id=location_id).first()
+        if location is None:
+            raise OcpiError(
+                f"Unknown location {location_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404
+            )
+        (body,) = location_objects([location])
+        if evse_uid_ is None:
+            return Response(envelope(body))
+        evse = next((e for e in body.get("evses", []) if e["uid"] == evse_uid_), None)
+        if evse is None:
+            raise OcpiError(f"Unknown EVSE {evse_uid_!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+        if connector_id is None:
+            return Response(envelope(evse))
+        connector = next((c for c in evse["connectors"] if c["id"] == connector_id), None)
+        if connector is None:
+            raise OcpiError(
+                f"Unknown connector {connector_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404
+            )
+        return Response(envelope(connector))

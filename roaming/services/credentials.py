@@ -46,6 +46,7 @@ def our_endpoints(base_url: str) -> list[dict]:
     return [
         {"identifier": "credentials", "role": "SENDER", "url": credentials_url},
         {"identifier": "credentials", "role": "RECEIVER", "url": credentials_url},
+        {"identifier": "locations", "role": "SENDER", "url": f"{base_url}/ocpi/cpo/{SUPPORTED_VERSION}/locations"},
     ]
 
 

@@ -11,6 +11,7 @@ from ..factories import (
     ConnectorStatusFactory,
     InstalledCertificateFactory,
     LocalAuthListEntryFactory,
+    LocationFactory,
     NodeFactory,
     OcpiIdentityFactory,
     OcppMessageFactory,
@@ -62,6 +63,7 @@ MAKERS = {
     "priority.allocationrun": lambda account: AllocationRunFactory(root__account=account),
     "roaming.ocpiidentity": lambda account: OcpiIdentityFactory(account=account),
     "roaming.party": lambda account: PartyFactory(account=account),
+    "roaming.location": lambda account: LocationFactory(identity__account=account),
 }
 
 

@@ -36,6 +36,7 @@ def test_versions_and_details_open_with_token_a_and_list_credentials(invited):
     assert {(e["identifier"], e["role"]) for e in details["endpoints"]} == {
         ("credentials", "SENDER"),
         ("credentials", "RECEIVER"),
+        ("locations", "SENDER"),
     }
 
 

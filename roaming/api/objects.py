@@ -1,0 +1,94 @@
+"""OCPI 2.2.1 objects and their field rules (required fields, types, string lengths, enums), as DRF serializers: one
+checks what we emit (tests) and what partners send us (Receiver interfaces), with a message naming the field.
+Fields the spec lists as optional and complex (opening times, energy mix, images, ...) are checked for their type
+only; unknown fields are ignored, as the spec asks of receivers."""
+
+from rest_framework import serializers
+
+from ..choices import EvseStatus, ParkingType
+
+CONNECTOR_TYPES = [
+    "CHADEMO", "CHAOJI", "DOMESTIC_A", "DOMESTIC_B", "DOMESTIC_C", "DOMESTIC_D", "DOMESTIC_E", "DOMESTIC_F",
+    "DOMESTIC_G", "DOMESTIC_H", "DOMESTIC_I", "DOMESTIC_J", "DOMESTIC_K", "DOMESTIC_L", "DOMESTIC_M", "DOMESTIC_N",
+    "DOMESTIC_O", "GBT_AC", "GBT_DC", "IEC_60309_2_single_16", "IEC_60309_2_three_16", "IEC_60309_2_three_32",
+    "IEC_60309_2_three_64", "IEC_62196_T1", "IEC_62196_T1_COMBO", "IEC_62196_T2", "IEC_62196_T2_COMBO",
+    "IEC_62196_T3A", "IEC_62196_T3C", "NEMA_5_20", "NEMA_6_30", "NEMA_6_50", "NEMA_10_30", "NEMA_10_50",
+    "NEMA_14_30", "NEMA_14_50", "PANTOGRAPH_BOTTOM_UP", "PANTOGRAPH_TOP_DOWN", "TESLA_R", "TESLA_S",
+]  # fmt: skip
+CONNECTOR_FORMATS = ["SOCKET", "CABLE"]
+POWER_TYPES = ["AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC"]
+CAPABILITIES = [
+    "CHARGING_PROFILE_CAPABLE", "CHARGING_PREFERENCES_CAPABLE", "CHIP_CARD_SUPPORT", "CONTACTLESS_CARD_SUPPORT",
+    "CREDIT_CARD_PAYABLE", "DEBIT_CARD_PAYABLE", "PED_TERMINAL", "REMOTE_START_STOP_CAPABLE", "RESERVABLE",
+    "RFID_READER", "START_SESSION_CONNECTOR_REQUIRED", "TOKEN_GROUP_CAPABLE", "UNLOCK_CAPABLE",
+]  # fmt: skip
+
+
+class OcpiDateTimeField(serializers.DateTimeField):
+    """DateTime: RFC 3339 in UTC; a value without a zone is taken as UTC, as the spec says it must be."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=None, **kwargs)
+
+
+class GeoLocationSerializer(serializers.Serializer):
+    latitude = serializers.RegexField(r"^-?[0-9]{1,2}\.[0-9]{5,7}$", max_length=10)
+    longitude = serializers.RegexField(r"^-?[0-9]{1,3}\.[0-9]{5,7}$", max_length=11)
+
+
+class ConnectorSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=36)
+    standard = serializers.ChoiceField(choices=CONNECTOR_TYPES)
+    format = serializers.ChoiceField(choices=CONNECTOR_FORMATS)
+    power_type = serializers.ChoiceField(choices=POWER_TYPES)
+    max_voltage = serializers.IntegerField(min_value=0)
+    max_amperage = serializers.IntegerField(min_value=0)
+    max_electric_power = serializers.IntegerField(min_value=0, required=False)
+    tariff_ids = serializers.ListField(child=serializers.CharField(max_length=36), required=False)
+    terms_and_conditions = serializers.URLField(max_length=255, required=False)
+    last_updated = OcpiDateTimeField()
+
+
+class EvseSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=36)
+    evse_id = serializers.CharField(max_length=48, required=False)
+    status = serializers.ChoiceField(choices=EvseStatus.values)
+    status_schedule = serializers.ListField(child=serializers.DictField(), required=False)
+    capabilities = serializers.ListField(child=serializers.ChoiceField(choices=CAPABILITIES), required=False)
+    connectors = ConnectorSerializer(many=True, allow_empty=False)
+    floor_level = serializers.CharField(max_length=4, required=False)
+    coordinates = GeoLocationSerializer(required=False)
+    physical_reference = serializers.CharField(max_length=16, required=False)
+    directions = serializers.ListField(child=serializers.DictField(), required=False)
+    parking_restrictions = serializers.ListField(child=serializers.CharField(), required=False)
+    images = serializers.ListField(child=serializers.DictField(), required=False)
+    last_updated = OcpiDateTimeField()
+
+
+class LocationSerializer(serializers.Serializer):
+    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    id = serializers.CharField(max_length=36)
+    publish = serializers.BooleanField()
+    publish_allowed_to = serializers.ListField(child=serializers.DictField(), required=False)
+    name = serializers.CharField(max_length=255, required=False)
+    address = serializers.CharField(max_length=45)
+    city = serializers.CharField(max_length=45)
+    postal_code = serializers.CharField(max_length=10, required=False)
+    state = serializers.CharField(max_length=20, required=False)
+    country = serializers.RegexField(r"^[A-Z]{3}$", max_length=3)
+    coordinates = GeoLocationSerializer()
+    related_locations = serializers.ListField(child=serializers.DictField(), required=False)
+    parking_type = serializers.ChoiceField(choices=ParkingType.values, required=False)
+    evses = EvseSerializer(many=True, required=False)
+    directions = serializers.ListField(child=serializers.DictField(), required=False)
+    operator = serializers.DictField(required=False)
+    suboperator = serializers.DictField(required=False)
+    owner = serializers.DictField(required=False)
+    facilities = serializers.ListField(child=serializers.CharField(), required=False)
+    time_zone = serializers.CharField(max_length=255)
+    opening_times = serializers.DictField(required=False)
+    charging_when_closed = serializers.BooleanField(required=False)
+    images = serializers.ListField(child=serializers.DictField(), required=False)
+    energy_mix = serializers.DictField(required=False)
+    last_updated = OcpiDateTimeField()
