@@ -2,11 +2,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 
+from ocpp_core.admin.common import ReadOnlyAdminMixin
 from powerfill.accounts.scoping import AccountScopedAdmin
 
-from .models import Location, OcpiIdentity, Party, PartyRole
+from .models import Location, ModuleSync, OcpiIdentity, PartnerLocation, Party, PartyRole
 from .protocol import OcpiError, public_base_url
 from .services.credentials import party_register_with, party_reinvite
+from .tasks import partner_locations_pull_task
 
 # A URL typed without a scheme means https (Django 6's default; 5.2 still assumes http and warns).
 URL_FIELDS_ASSUME_HTTPS = {models.URLField: {"assume_scheme": "https"}}
@@ -18,6 +20,17 @@ class OcpiIdentityAdmin(AccountScopedAdmin):
     list_display = ("name", "country_code", "party_id", "website")
     list_filter = ("country_code",)
     search_fields = ("name", "party_id")
+
+
+class ModuleSyncInline(admin.TabularInline):
+    model = ModuleSync
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("module", "last_pull_at", "last_pull_objects", "pulled_until", "last_error")
+    verbose_name_plural = "pulls"
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class PartyRoleInline(admin.TabularInline):
@@ -40,8 +53,8 @@ class PartyAdmin(AccountScopedAdmin):
     list_display = ("name", "state", "version", "role_list", "registered_at", "last_error_short")
     list_filter = ("state",)
     search_fields = ("name", "roles__party_id")
-    inlines = [PartyRoleInline]
-    actions = ["register_with_partner", "issue_new_token_a"]
+    inlines = [PartyRoleInline, ModuleSyncInline]
+    actions = ["register_with_partner", "pull_now", "issue_new_token_a"]
     readonly_fields = (
         "state",
         "our_versions_url",
@@ -85,6 +98,15 @@ class PartyAdmin(AccountScopedAdmin):
             else:
                 self.message_user(request, f"{party}: registered (OCPI {party.version}).", messages.SUCCESS)
 
+    @admin.action(description="Pull the partner's locations now (what changed since the last pull)")
+    def pull_now(self, request, queryset):
+        for party in queryset:
+            if party.endpoint_url("locations", "SENDER") is None:
+                self.message_user(request, f"{party}: lists no locations to pull.", messages.WARNING)
+                continue
+            partner_locations_pull_task.delay(party.pk)
+            self.message_user(request, f"{party}: pull started; its result shows under Pulls.")
+
     @admin.action(description="Issue a new token A (the partner registers again)")
     def issue_new_token_a(self, request, queryset):
         for party in queryset:
@@ -104,3 +126,15 @@ class LocationAdmin(AccountScopedAdmin):
     list_select_related = ("identity",)
     search_fields = ("ocpi_id", "name", "city")
     autocomplete_fields = ("node",)
+
+
+@admin.register(PartnerLocation)
+class PartnerLocationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Partner CPOs' locations as we hold them as eMSP (pushed to us or pulled)."""
+
+    account_lookup = "partner__account"
+    list_display = ("__str__", "partner", "last_updated", "received_at")
+    list_filter = (("partner", admin.RelatedOnlyFieldListFilter), "country_code")
+    list_select_related = ("partner",)
+    search_fields = ("ocpi_id", "party_id")
+    readonly_fields = ("partner", "country_code", "party_id", "ocpi_id", "data", "last_updated", "received_at")

@@ -21,6 +21,19 @@ class OcpiClientError(Exception):
 
 def ocpi_request(method: str, url: str, *, token: str, plain_token: bool = False, body: dict | None = None) -> dict:
     """One call; returns the envelope's `data` (None when absent). Raises OcpiClientError."""
+    return _call(method, url, token=token, plain_token=plain_token, body=body)[0]
+
+
+def ocpi_page(url: str, *, token: str, plain_token: bool = False) -> tuple[list, str | None]:
+    """One page of a module's list: its objects and the URL of the next page (the Link header), None at the end."""
+    data, response = _call("GET", url, token=token, plain_token=plain_token, body=None)
+    if not isinstance(data, list):
+        raise OcpiClientError(f"GET {url}: the data of a list page is not a list.")
+    next_link = response.links.get("next", {}).get("url")
+    return data, next_link
+
+
+def _call(method: str, url: str, *, token: str, plain_token: bool, body: dict | None):
     request_id = str(uuid.uuid4())
     headers = {
         "Authorization": authorization_header(token, plain=plain_token),
@@ -47,4 +60,4 @@ def ocpi_request(method: str, url: str, *, token: str, plain_token: bool = False
             http_status=response.status_code,
             status_code=status_code,
         )
-    return envelope.get("data")
+    return envelope.get("data"), response

@@ -146,3 +146,46 @@ class Location(models.Model):
             raise ValidationError({"latitude": "Between -90 and 90."})
         if self.longitude is not None and not -180 <= self.longitude <= 180:
             raise ValidationError({"longitude": "Between -180 and 180."})
+
+
+class PartnerLocation(models.Model):
+    """A location of a partner CPO, as we know it as eMSP: pushed by the CPO (Receiver interface) or pulled from it,
+    both through roaming.services.partner_locations. The object is kept as the CPO sent it (checked against the
+    2.2.1 field rules); the columns are what we look it up and order it by."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="locations")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    ocpi_id = models.CharField("OCPI id", max_length=36)
+    data = models.JSONField()
+    last_updated = models.DateTimeField(help_text="The CPO's last_updated of the object.")
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country_code", "party_id", "ocpi_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "country_code", "party_id", "ocpi_id"], name="roaming_partner_location_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.country_code}*{self.party_id} {self.ocpi_id}"
+
+
+class ModuleSync(models.Model):
+    """Where pulling one module from a partner stands: the next pull asks for what changed since the last one began
+    (date_from), so a partner that was down is caught up with, and nothing is fetched twice over."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="syncs")
+    module = models.CharField(max_length=20)
+    pulled_until = models.DateTimeField(null=True, blank=True, help_text="date_from of the next pull.")
+    last_pull_at = models.DateTimeField(null=True, blank=True)
+    last_pull_objects = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "module"], name="roaming_module_sync_unique")]
+
+    def __str__(self):
+        return f"{self.partner} {self.module}"

@@ -28,7 +28,7 @@ from powerfill.accounts.models import Account, OperatorUser
 from priority.choices import PriorityChangeSource
 from priority.models import AllocationRun, ConnectorLoad, PriorityChange, TimeOfUseWindow
 from roaming.choices import OcpiRole, RegistrationState
-from roaming.models import Location, OcpiIdentity, Party, PartyRole
+from roaming.models import Location, OcpiIdentity, PartnerLocation, Party, PartyRole
 from sites.models import Node
 
 
@@ -330,3 +330,17 @@ class LocationFactory(factory.django.DjangoModelFactory):
     latitude = "52.520008"
     longitude = "13.404954"
     time_zone = "Europe/Berlin"
+
+
+class PartnerLocationFactory(factory.django.DjangoModelFactory):
+    """A partner CPO's location as we hold it (the object itself: the spec's example)."""
+
+    class Meta:
+        model = PartnerLocation
+
+    partner = factory.SubFactory(PartyFactory)
+    country_code = "BE"
+    party_id = "BEC"
+    ocpi_id = factory.Sequence(lambda n: f"LOC{n}")
+    data = factory.LazyAttribute(lambda row: {"country_code": "BE", "party_id": "BEC", "id": row.ocpi_id})
+    last_updated = factory.LazyFunction(timezone.now)

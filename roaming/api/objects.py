@@ -3,6 +3,8 @@ checks what we emit (tests) and what partners send us (Receiver interfaces), wit
 Fields the spec lists as optional and complex (opening times, energy mix, images, ...) are checked for their type
 only; unknown fields are ignored, as the spec asks of receivers."""
 
+from datetime import UTC
+
 from rest_framework import serializers
 
 from ..choices import EvseStatus, ParkingType
@@ -28,7 +30,7 @@ class OcpiDateTimeField(serializers.DateTimeField):
     """DateTime: RFC 3339 in UTC; a value without a zone is taken as UTC, as the spec says it must be."""
 
     def __init__(self, **kwargs):
-        super().__init__(default_timezone=None, **kwargs)
+        super().__init__(default_timezone=UTC, **kwargs)
 
 
 class GeoLocationSerializer(serializers.Serializer):
@@ -49,13 +51,24 @@ class ConnectorSerializer(serializers.Serializer):
     last_updated = OcpiDateTimeField()
 
 
+class NestedConnectorSerializer(ConnectorSerializer):
+    """A connector inside an EVSE a partner sends: the spec's own example of adding an EVSE (PUT) leaves out
+    power_type, max_voltage, max_amperage and last_updated, so inside an EVSE they may be missing (the EVSE's
+    last_updated stands for the connector's). A connector sent on its own must have them all."""
+
+    power_type = serializers.ChoiceField(choices=POWER_TYPES, required=False)
+    max_voltage = serializers.IntegerField(min_value=0, required=False)
+    max_amperage = serializers.IntegerField(min_value=0, required=False)
+    last_updated = OcpiDateTimeField(required=False)
+
+
 class EvseSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=36)
     evse_id = serializers.CharField(max_length=48, required=False)
     status = serializers.ChoiceField(choices=EvseStatus.values)
     status_schedule = serializers.ListField(child=serializers.DictField(), required=False)
     capabilities = serializers.ListField(child=serializers.ChoiceField(choices=CAPABILITIES), required=False)
-    connectors = ConnectorSerializer(many=True, allow_empty=False)
+    connectors = NestedConnectorSerializer(many=True, allow_empty=False)
     floor_level = serializers.CharField(max_length=4, required=False)
     coordinates = GeoLocationSerializer(required=False)
     physical_reference = serializers.CharField(max_length=16, required=False)

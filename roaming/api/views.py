@@ -16,6 +16,13 @@ from ..services.credentials import (
     our_endpoints,
     our_versions,
 )
+from ..services.partner_locations import (
+    partner_connector_put,
+    partner_evse_put,
+    partner_location_object,
+    partner_location_patch,
+    partner_location_put,
+)
 from .authentication import HoldsAnyToken, IsRegisteredParty, OcpiTokenAuthentication
 from .pagination import paginated_response
 
@@ -108,3 +115,26 @@ class CpoLocationsView(OcpiView):
                 f"Unknown connector {connector_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404
             )
         return Response(envelope(connector))
+
+
+class EmspLocationsView(OcpiView):
+    """Locations, Receiver interface (we are the eMSP): a partner CPO pushes its locations, EVSEs and connectors.
+    The URL gives country_code, party_id, location_id and optionally evse_uid and connector_id."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, **ids):
+        return Response(envelope(partner_location_object(party=request.auth, **ids)))
+
+    def put(self, request, **ids):
+        if "connector_id" in ids:
+            partner_connector_put(party=request.auth, **ids, data=request.data)
+        elif "evse_uid" in ids:
+            partner_evse_put(party=request.auth, **ids, data=request.data)
+        else:
+            partner_location_put(party=request.auth, **ids, data=request.data)
+        return Response(envelope())
+
+    def patch(self, request, **ids):
+        partner_location_patch(party=request.auth, **ids, data=request.data)
+        return Response(envelope())

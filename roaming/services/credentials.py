@@ -47,6 +47,7 @@ def our_endpoints(base_url: str) -> list[dict]:
         {"identifier": "credentials", "role": "SENDER", "url": credentials_url},
         {"identifier": "credentials", "role": "RECEIVER", "url": credentials_url},
         {"identifier": "locations", "role": "SENDER", "url": f"{base_url}/ocpi/cpo/{SUPPORTED_VERSION}/locations"},
+        {"identifier": "locations", "role": "RECEIVER", "url": f"{base_url}/ocpi/emsp/{SUPPORTED_VERSION}/locations"},
     ]
 
 

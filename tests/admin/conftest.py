@@ -21,6 +21,7 @@ from ..factories import (
     OcppTagPermissionFactory,
     OperationTaskFactory,
     OperatorUserFactory,
+    PartnerLocationFactory,
     PartyFactory,
     PriorityChangeFactory,
     ReservationFactory,
@@ -64,6 +65,7 @@ MAKERS = {
     "roaming.ocpiidentity": lambda account: OcpiIdentityFactory(account=account),
     "roaming.party": lambda account: PartyFactory(account=account),
     "roaming.location": lambda account: LocationFactory(identity__account=account),
+    "roaming.partnerlocation": lambda account: PartnerLocationFactory(partner__account=account),
 }
 
 

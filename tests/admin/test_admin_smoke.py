@@ -26,6 +26,7 @@ ADDED_ONLY_BY_CHARGERS = {
     "ocpp_core.installedcertificate",
     "priority.prioritychange",
     "priority.allocationrun",
+    "roaming.partnerlocation",
 }
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]
 

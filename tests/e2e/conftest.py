@@ -11,7 +11,11 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect
 
+from powerfill.accounts.models import Account
+from roaming.models import OcpiIdentity
+
 from ..live import asgi_server
+from .ocpi_peer import peer_platform
 
 # A short call timeout keeps the "charger does not answer" tests quick; frames over 16 KiB are refused.
 OCPP_SERVER_ENV = {"OCPP_CALL_TIMEOUT": "3", "OCPP_MAX_FRAME_BYTES": "16384"}
@@ -183,3 +187,18 @@ def assert_reconnected(seen: dict, charge_box_id: str, list_version: int) -> Non
     assert (seen["body"]["errorResponses"], seen["body"]["exceptions"]) == ([], [])
     assert seen["calls_to_old"] == 0
     assert seen["still_held"]  # the stale socket's cleanup did not mark the charger offline
+
+
+@pytest.fixture
+def peer(tmp_path):
+    """A second Powerfill platform (own server, own database) for roaming tests."""
+    with peer_platform(tmp_path) as platform:
+        yield platform
+
+
+@pytest.fixture
+def acme():
+    """Our account in the OCPI tests, with its identity DE*ACM."""
+    account = Account.objects.create(name="Acme Charging")
+    OcpiIdentity.objects.create(account=account, country_code="DE", party_id="ACM", name="Acme Charging")
+    return account

@@ -13,7 +13,13 @@ from ..live import PROJECT_DIR, asgi_server
 
 class PeerPlatform:
     def __init__(self, database: Path):
-        self.env = {"DATABASE_URL": f"sqlite:///{database}", "REDIS_URL": "", "OCPI_PUBLIC_URL": ""}
+        # Pages of 50, so that pulls of a few hundred objects follow Link headers.
+        self.env = {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "REDIS_URL": "",
+            "OCPI_PUBLIC_URL": "",
+            "OCPI_PAGE_LIMIT": "50",
+        }
         self.url = ""
 
     def manage(self, *args: str) -> str:

@@ -6,18 +6,14 @@ import base64
 import httpx
 import pytest
 
-from powerfill.accounts.models import Account
 from roaming.choices import RegistrationState
-from roaming.models import OcpiIdentity, Party
+from roaming.models import Party
 from roaming.services.credentials import party_invite, party_register_with
-
-from .ocpi_peer import peer_platform
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PEER_SETUP = """
 import json
-from powerfill.accounts.models import Account
 from roaming.models import OcpiIdentity
 from roaming.services.credentials import party_invite
 account = Account.objects.create(name="Peer Charging")
@@ -40,19 +36,6 @@ print(json.dumps({
 def ocpi(method: str, url: str, token: str, *, plain: bool = False, body: dict | None = None) -> httpx.Response:
     value = token if plain else base64.b64encode(token.encode()).decode()
     return httpx.request(method, url, headers={"Authorization": f"Token {value}"}, json=body, timeout=15)
-
-
-@pytest.fixture
-def peer(tmp_path):
-    with peer_platform(tmp_path) as platform:
-        yield platform
-
-
-@pytest.fixture
-def acme():
-    account = Account.objects.create(name="Acme Charging")
-    OcpiIdentity.objects.create(account=account, country_code="DE", party_id="ACM", name="Acme Charging")
-    return account
 
 
 def test_we_register_with_a_peer_and_the_tokens_work_both_ways(daphne_server, peer, acme):

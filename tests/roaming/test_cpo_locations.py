@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from roaming.api.objects import LocationSerializer
+from roaming.api.objects import ConnectorSerializer, LocationSerializer
 from roaming.models import Location
 
 from ..factories import (
@@ -59,6 +59,8 @@ def test_a_location_lists_the_connectors_of_its_subtree_as_evses_in_the_spec_sha
     (location,) = body["data"]
     serializer = LocationSerializer(data=location)
     assert serializer.is_valid(), serializer.errors
+    for connector in (c for evse in location["evses"] for c in evse["connectors"]):
+        assert ConnectorSerializer(data=connector).is_valid()  # complete on its own, as the Sender must send it
     assert (location["country_code"], location["party_id"], location["id"]) == ("DE", "ACM", "GARAGE")
     assert location["coordinates"] == {"latitude": "52.520008", "longitude": "13.404954"}
     assert [evse["status"] for evse in location["evses"]] == ["CHARGING", "OUTOFORDER", "CHARGING", "OUTOFORDER"]

@@ -37,6 +37,7 @@ def test_versions_and_details_open_with_token_a_and_list_credentials(invited):
         ("credentials", "SENDER"),
         ("credentials", "RECEIVER"),
         ("locations", "SENDER"),
+        ("locations", "RECEIVER"),
     }
 
 

@@ -1,0 +1,52 @@
+"""Pulling modules from partners (we are the eMSP, they the CPO). OCPI says a receiver catches up by pulling: each
+pull asks for what changed since the previous one began (date_from), follows the pages, and hands every object to
+the same upsert as a push. A short overlap keeps objects changed while a pull ran; they come twice, and the second
+time changes nothing."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ..client import OcpiClientError, ocpi_page
+from ..models import ModuleSync, Party
+from ..protocol import OcpiError
+from .partner_locations import partner_location_put
+
+PULL_OVERLAP = timedelta(minutes=1)  # more than the clocks of two platforms differ, and than a page takes
+
+
+def partner_locations_pull(*, party: Party) -> int:
+    """Page through the partner's locations changed since the last pull; returns how many were stored. Objects the
+    field rules refuse are skipped (kept in the sync's last_error); a transport failure raises OcpiClientError and
+    leaves date_from where it was, so the next pull asks again."""
+    url = party.endpoint_url("locations", "SENDER")
+    if url is None:
+        raise OcpiError(f"{party} lists no locations Sender endpoint.")
+    sync, _ = ModuleSync.objects.get_or_create(partner=party, module="locations")
+    started = timezone.now()
+    if sync.pulled_until is not None:
+        url += "?" + "date_from=" + (sync.pulled_until - PULL_OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stored, refused = 0, []
+    try:
+        while url:
+            objects, url = ocpi_page(url, token=party.outgoing_token, plain_token=party.plain_token_header)
+            for data in objects:
+                try:
+                    ids = (data["country_code"], data["party_id"], data["id"]) if isinstance(data, dict) else None
+                    if ids is None:
+                        raise OcpiError("not an object")
+                    stored += partner_location_put(
+                        party=party, country_code=ids[0], party_id=ids[1], location_id=ids[2], data=data
+                    )
+                except (OcpiError, KeyError, TypeError) as error:
+                    refused.append(f"{data.get('id') if isinstance(data, dict) else data!r}: {error}")
+    except OcpiClientError as error:
+        sync.last_error = str(error)
+        sync.save(update_fields=["last_error"])
+        raise
+    sync.pulled_until = started
+    sync.last_pull_at = timezone.now()
+    sync.last_pull_objects = stored
+    sync.last_error = "; ".join(refused)[:2000]
+    sync.save()
+    return stored

@@ -1,0 +1,27 @@
+from celery import shared_task
+
+from .choices import RegistrationState
+from .client import OcpiClientError
+from .models import Party
+from .services.pull import partner_locations_pull
+
+
+@shared_task(
+    autoretry_for=(OcpiClientError,), retry_backoff=30, retry_backoff_max=600, retry_jitter=True, max_retries=5
+)
+def partner_locations_pull_task(party_pk: int) -> int:
+    party = Party.objects.filter(pk=party_pk, state=RegistrationState.REGISTERED).first()
+    if party is None:
+        return 0  # unregistered or deleted meanwhile
+    return partner_locations_pull(party=party)
+
+
+@shared_task
+def partners_pull_task() -> int:
+    """Celery beat: every registered partner that sends locations is pulled (incrementally)."""
+    parties = [
+        p for p in Party.objects.filter(state=RegistrationState.REGISTERED) if p.endpoint_url("locations", "SENDER")
+    ]
+    for party in parties:
+        partner_locations_pull_task.delay(party.pk)
+    return len(parties)
