@@ -1,10 +1,11 @@
 """OCPI endpoints: thin views over roaming.services; every answer, errors included, is an OCPI envelope."""
 
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from powerfill.api.parsers import ApiJSONParser
 
 from ..locations import location_objects, locations_of
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url
@@ -39,7 +40,7 @@ def ocpi_exception_handler(exc, context):
     elif isinstance(exc, exceptions.APIException):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, str(exc.detail), exc.status_code
     else:
-        return None  # a bug: Django's 500 (logged); OcpiView.handle_exception wraps it
+        return None  # a bug: Django's 500, logged
     response = Response(envelope(status_code=code, status_message=message), status=http_status)
     if http_status == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = "Token"
@@ -47,9 +48,10 @@ def ocpi_exception_handler(exc, context):
 
 
 class OcpiView(APIView):
+    schema = None  # OCPI is specified by the OCPI spec, not our REST API's OpenAPI document
     authentication_classes = [OcpiTokenAuthentication]
     permission_classes = [HoldsAnyToken]
-    parser_classes = [JSONParser]
+    parser_classes = [ApiJSONParser]  # DRF's, with a body nested too deeply a 400 rather than a crash
     renderer_classes = [JSONRenderer]
     throttle_classes = []
 
