@@ -10,10 +10,10 @@ second POST."""
 from django.db import transaction
 from django.utils import timezone
 
-from ..api.serializers import CredentialsSerializer, first_error
 from ..choices import OcpiRole, RegistrationState
 from ..client import OcpiClientError, ocpi_request
 from ..models import OcpiIdentity, Party, PartyRole, new_token
+from ..objects import CredentialsSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus
 
 OUR_ROLES = (OcpiRole.CPO, OcpiRole.EMSP)  # Powerfill plays both for an account: its charge boxes and its tags

@@ -5,10 +5,9 @@ only locations under its own country code and party id."""
 
 from django.db import transaction
 
-from ..api.objects import ConnectorSerializer, EvseSerializer, LocationSerializer
-from ..api.serializers import first_error
 from ..choices import OcpiRole
 from ..models import PartnerLocation, Party
+from ..objects import ConnectorSerializer, EvseSerializer, LocationSerializer, first_error
 from ..protocol import OcpiError, OcpiStatus
 
 

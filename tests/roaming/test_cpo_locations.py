@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from roaming.api.objects import ConnectorSerializer, LocationSerializer
 from roaming.models import Location
+from roaming.objects import ConnectorSerializer, LocationSerializer
 
 from ..factories import (
     ChargeBoxFactory,
