@@ -35,6 +35,11 @@ class OcpiError(Exception):
         self.http_status = http_status
 
 
+def unknown_location(kind: str, value: str) -> OcpiError:
+    """A location, EVSE or connector we do not have: 404 with 2003, as the locations module asks."""
+    return OcpiError(f"Unknown {kind} {value!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+
+
 def public_base_url(request) -> str:
     """Where partners reach us: OCPI_PUBLIC_URL, or else the scheme and host this request came in on."""
     from django.conf import settings

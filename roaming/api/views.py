@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from powerfill.api.parsers import ApiJSONParser
 
 from ..locations import location_objects, locations_of
-from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url
+from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url, unknown_location
 from ..services.credentials import (
     credentials_register,
     credentials_unregister,
@@ -100,22 +100,18 @@ class CpoLocationsView(OcpiView):
             return paginated_response(request, locations, serialize=location_objects)
         location = locations.filter(ocpi_id=location_id).first()
         if location is None:
-            raise OcpiError(
-                f"Unknown location {location_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404
-            )
+            raise unknown_location("location", location_id)
         (body,) = location_objects([location])
         if evse_uid_ is None:
             return Response(envelope(body))
         evse = next((e for e in body.get("evses", []) if e["uid"] == evse_uid_), None)
         if evse is None:
-            raise OcpiError(f"Unknown EVSE {evse_uid_!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+            raise unknown_location("EVSE", evse_uid_)
         if connector_id is None:
             return Response(envelope(evse))
         connector = next((c for c in evse["connectors"] if c["id"] == connector_id), None)
         if connector is None:
-            raise OcpiError(
-                f"Unknown connector {connector_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404
-            )
+            raise unknown_location("connector", connector_id)
         return Response(envelope(connector))
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from ..choices import OcpiRole
 from ..models import PartnerLocation, Party
 from ..objects import ConnectorSerializer, EvseSerializer, LocationSerializer, first_error
-from ..protocol import OcpiError, OcpiStatus
+from ..protocol import OcpiError, OcpiStatus, unknown_location
 
 
 def partner_location_put(*, party: Party, country_code: str, party_id: str, location_id: str, data) -> bool:
@@ -43,9 +43,7 @@ def partner_location_patch(
     _check_owner(party, country_code, party_id)
     if not isinstance(data, dict) or "last_updated" not in data:
         raise OcpiError("last_updated: a PATCH must carry it.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
-    stored = _stored(party, country_code, party_id, location_id, lock=True)
-    if stored is None:
-        raise OcpiError(f"Unknown location {location_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+    stored = _stored_or_unknown(party, country_code, party_id, location_id, lock=True)
     location = stored.data
     target = _evse(location, evse_uid) if evse_uid is not None else location
     if connector_id is not None:
@@ -64,9 +62,7 @@ def partner_evse_put(*, party: Party, country_code: str, party_id: str, location
     last_updated = _valid(EvseSerializer, data, "EVSE")["last_updated"]
     if str(data["uid"]) != evse_uid:
         raise OcpiError("uid of the object differs from the URL.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
-    stored = _stored(party, country_code, party_id, location_id, lock=True)
-    if stored is None:
-        raise OcpiError(f"Unknown location {location_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+    stored = _stored_or_unknown(party, country_code, party_id, location_id, lock=True)
     evses = [evse for evse in stored.data.get("evses", []) if str(evse.get("uid")) != evse_uid]
     stored.data["evses"] = [*evses, data]
     stored.data["last_updated"] = data["last_updated"]
@@ -82,9 +78,7 @@ def partner_connector_put(
     last_updated = _valid(ConnectorSerializer, data, "connector")["last_updated"]
     if str(data["id"]) != connector_id:
         raise OcpiError("id of the object differs from the URL.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
-    stored = _stored(party, country_code, party_id, location_id, lock=True)
-    if stored is None:
-        raise OcpiError(f"Unknown location {location_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+    stored = _stored_or_unknown(party, country_code, party_id, location_id, lock=True)
     evse = _evse(stored.data, evse_uid)
     evse["connectors"] = [*(c for c in evse["connectors"] if str(c.get("id")) != connector_id), data]
     evse["last_updated"] = stored.data["last_updated"] = data["last_updated"]
@@ -96,9 +90,7 @@ def partner_location_object(
     *, party: Party, country_code: str, party_id: str, location_id: str, evse_uid=None, connector_id=None
 ):
     """What we have (GET on our Receiver interface, for the CPO to check)."""
-    stored = _stored(party, country_code, party_id, location_id)
-    if stored is None:
-        raise OcpiError(f"Unknown location {location_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+    stored = _stored_or_unknown(party, country_code, party_id, location_id)
     target = stored.data if evse_uid is None else _evse(stored.data, evse_uid)
     return target if connector_id is None else _connector(target, connector_id)
 
@@ -128,15 +120,22 @@ def _stored(party, country_code, party_id, location_id, *, lock: bool = False) -
     return (rows.select_for_update() if lock else rows).first()
 
 
+def _stored_or_unknown(party, country_code, party_id, location_id, *, lock: bool = False) -> PartnerLocation:
+    stored = _stored(party, country_code, party_id, location_id, lock=lock)
+    if stored is None:
+        raise unknown_location("location", location_id)
+    return stored
+
+
 def _evse(location: dict, evse_uid: str) -> dict:
     for evse in location.get("evses", []):
         if str(evse.get("uid")) == evse_uid:
             return evse
-    raise OcpiError(f"Unknown EVSE {evse_uid!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+    raise unknown_location("EVSE", evse_uid)
 
 
 def _connector(evse: dict, connector_id: str) -> dict:
     for connector in evse.get("connectors", []):
         if str(connector.get("id")) == connector_id:
             return connector
-    raise OcpiError(f"Unknown connector {connector_id!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
+    raise unknown_location("connector", connector_id)
