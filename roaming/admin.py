@@ -1,14 +1,17 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
+from django.db.models import Count, Q
+from django.utils import timezone
 
 from ocpp_core.admin.common import ReadOnlyAdminMixin
 from powerfill.accounts.scoping import AccountScopedAdmin
 
-from .models import Location, ModuleSync, OcpiIdentity, PartnerLocation, Party, PartyRole
+from .models import Location, ModuleSync, OcpiIdentity, OutboxMessage, PartnerLocation, Party, PartyRole
 from .protocol import OcpiError, public_base_url
 from .services.credentials import party_register_with, party_reinvite
-from .tasks import partner_locations_pull_task
+from .services.locations import location_save
+from .tasks import outbox_send_task, partner_locations_pull_task
 
 # A URL typed without a scheme means https (Django 6's default; 5.2 still assumes http and warns).
 URL_FIELDS_ASSUME_HTTPS = {models.URLField: {"assume_scheme": "https"}}
@@ -50,7 +53,7 @@ class PartyAdmin(AccountScopedAdmin):
     with the partner"."""
 
     formfield_overrides = URL_FIELDS_ASSUME_HTTPS
-    list_display = ("name", "state", "version", "role_list", "registered_at", "last_error_short")
+    list_display = ("name", "state", "version", "role_list", "registered_at", "outbox_backlog", "last_error_short")
     list_filter = ("state",)
     search_fields = ("name", "roles__party_id")
     inlines = [PartyRoleInline, ModuleSyncInline]
@@ -72,7 +75,12 @@ class PartyAdmin(AccountScopedAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("roles")
+        unsent = Count("outbox", filter=Q(outbox__sent_at=None, outbox__gave_up_at=None))
+        return super().get_queryset(request).prefetch_related("roles").annotate(backlog=unsent)
+
+    @admin.display(description="outbox backlog", ordering="backlog")
+    def outbox_backlog(self, obj):
+        return obj.backlog
 
     @admin.display(description="our versions URL")
     def our_versions_url(self, obj):
@@ -127,6 +135,9 @@ class LocationAdmin(AccountScopedAdmin):
     search_fields = ("ocpi_id", "name", "city")
     autocomplete_fields = ("node",)
 
+    def save_model(self, request, obj, form, change):
+        location_save(location=obj)  # and queued for the partner eMSPs
+
 
 @admin.register(PartnerLocation)
 class PartnerLocationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
@@ -138,3 +149,24 @@ class PartnerLocationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     list_select_related = ("partner",)
     search_fields = ("ocpi_id", "party_id")
     readonly_fields = ("partner", "country_code", "party_id", "ocpi_id", "data", "last_updated", "received_at")
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """What we push to partners: sent, waiting (for a retry, or for an older change of the same object) or given
+    up (the partner's pull catches up)."""
+
+    account_lookup = "partner__account"
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
+    list_display = ("key", "method", "partner", "created_at", "attempts", "sent_at", "gave_up_at", "last_error")
+    list_filter = (("partner", admin.RelatedOnlyFieldListFilter), "method")
+    list_select_related = ("partner",)
+    search_fields = ("key",)
+    actions = ["retry_now"]
+
+    @admin.action(description="Retry now (given up ones too)")
+    def retry_now(self, request, queryset):
+        count = queryset.filter(sent_at=None).update(next_attempt_at=timezone.now(), gave_up_at=None, attempts=0)
+        for message_pk in queryset.filter(sent_at=None).values_list("pk", flat=True):
+            outbox_send_task.delay(message_pk)
+        self.message_user(request, f"{count} message(s) queued again.")

@@ -189,3 +189,31 @@ class ModuleSync(models.Model):
 
     def __str__(self):
         return f"{self.partner} {self.module}"
+
+
+class OutboxMessage(models.Model):
+    """A change to push to a partner, written in the same transaction as the change itself, so none is lost. A
+    worker claims a message with a conditional UPDATE (two workers never send the same one), and a message waits
+    while an older one with the same key (one object) is unsent, so a partner gets an object's changes in order.
+    Retries are bounded: after OCPI_PUSH_MAX_ATTEMPTS the message is given up, and the partner's next pull (OCPI
+    says receivers catch up by pulling) brings it the object as it is then."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="outbox")
+    key = models.CharField(max_length=200, help_text="The object, e.g. locations:DE:ACM:LOC1; order is kept per key.")
+    method = models.CharField(max_length=6)
+    url = models.URLField(max_length=500)
+    body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, help_text="A worker is sending it (until then).")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["partner", "key", "created_at"], name="roaming_outbox_key_order")]
+
+    def __str__(self):
+        return f"{self.method} {self.key}"

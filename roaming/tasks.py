@@ -3,6 +3,7 @@ from celery import shared_task
 from .choices import RegistrationState
 from .client import OcpiClientError
 from .models import Party
+from .services.outbox import outbox_due, outbox_send
 from .services.pull import partner_locations_pull
 
 
@@ -25,3 +26,17 @@ def partners_pull_task() -> int:
     for party in parties:
         partner_locations_pull_task.delay(party.pk)
     return len(parties)
+
+
+@shared_task
+def outbox_send_task(message_pk: int) -> bool:
+    return outbox_send(message_pk)
+
+
+@shared_task
+def outbox_drain_task() -> int:
+    """Celery beat: what is due (new messages whose task was lost, and retries)."""
+    due = outbox_due()
+    for message_pk in due:
+        outbox_send_task.delay(message_pk)
+    return len(due)

@@ -28,7 +28,7 @@ from powerfill.accounts.models import Account, OperatorUser
 from priority.choices import PriorityChangeSource
 from priority.models import AllocationRun, ConnectorLoad, PriorityChange, TimeOfUseWindow
 from roaming.choices import OcpiRole, RegistrationState
-from roaming.models import Location, OcpiIdentity, PartnerLocation, Party, PartyRole
+from roaming.models import Location, OcpiIdentity, OutboxMessage, PartnerLocation, Party, PartyRole
 from sites.models import Node
 
 
@@ -344,3 +344,19 @@ class PartnerLocationFactory(factory.django.DjangoModelFactory):
     ocpi_id = factory.Sequence(lambda n: f"LOC{n}")
     data = factory.LazyAttribute(lambda row: {"country_code": "BE", "party_id": "BEC", "id": row.ocpi_id})
     last_updated = factory.LazyFunction(timezone.now)
+
+
+class OutboxMessageFactory(factory.django.DjangoModelFactory):
+    """A change waiting to be pushed to a partner (roaming.services.outbox writes real ones)."""
+
+    class Meta:
+        model = OutboxMessage
+
+    partner = factory.SubFactory(PartyFactory)
+    key = factory.Sequence(lambda n: f"locations:DE:ACM:LOC{n}")
+    method = "PUT"
+    url = factory.LazyAttribute(
+        lambda m: f"https://emsp.example/ocpi/emsp/2.2.1/locations/DE/ACM/{m.key.split(':')[-1]}"
+    )
+    body = factory.LazyAttribute(lambda m: {"id": m.key.split(":")[-1]})
+    next_attempt_at = factory.LazyFunction(timezone.now)

@@ -164,6 +164,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # the URL the request came in on (behind a TLS terminator, set it, or the partner is told http://).
 OCPI_PUBLIC_URL = env.str("OCPI_PUBLIC_URL", default="").rstrip("/")
 OCPI_PULL_INTERVAL_SECONDS = env.int("OCPI_PULL_INTERVAL_SECONDS", default=900)  # catch-up pull of partners' modules
+OCPI_PUSH_MAX_ATTEMPTS = env.int("OCPI_PUSH_MAX_ATTEMPTS", default=8)  # then the partner's pull catches up
 OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=1000)  # the most objects one page of a module list holds
 OCPP_CALL_TIMEOUT = env.float("OCPP_CALL_TIMEOUT", default=30.0)  # seconds a charger has to answer our CALL
 OCPP_MAX_FRAME_BYTES = env.int("OCPP_MAX_FRAME_BYTES", default=256 * 1024)  # larger frames get a CALLERROR
@@ -195,6 +196,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-ocpp-message-log": {"task": "ocpp_core.tasks.message_log_prune", "schedule": 3600},
     "release-stale-ocpp-connections": {"task": "ocpp_core.tasks.stale_connections_release", "schedule": 60},
     "pull-ocpi-partners": {"task": "roaming.tasks.partners_pull_task", "schedule": OCPI_PULL_INTERVAL_SECONDS},
+    "push-ocpi-outbox": {"task": "roaming.tasks.outbox_drain_task", "schedule": 30},
 }
 
 # API rate limit per account, counted in the default cache (Redis in production, so every process shares it).

@@ -21,6 +21,7 @@ from ..factories import (
     OcppTagPermissionFactory,
     OperationTaskFactory,
     OperatorUserFactory,
+    OutboxMessageFactory,
     PartnerLocationFactory,
     PartyFactory,
     PriorityChangeFactory,
@@ -66,6 +67,7 @@ MAKERS = {
     "roaming.party": lambda account: PartyFactory(account=account),
     "roaming.location": lambda account: LocationFactory(identity__account=account),
     "roaming.partnerlocation": lambda account: PartnerLocationFactory(partner__account=account),
+    "roaming.outboxmessage": lambda account: OutboxMessageFactory(partner__account=account),
 }
 
 

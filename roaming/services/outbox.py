@@ -1,0 +1,99 @@
+"""Pushing our changes to partners through the outbox (roaming.models.OutboxMessage): enqueued in the transaction of
+the change, sent by Celery, claimed so that no two workers send one message, in order per object, retried with a
+growing, jittered delay a bounded number of times."""
+
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from ..client import OcpiClientError, ocpi_request
+from ..models import OutboxMessage, Party
+
+CLAIM = timedelta(seconds=60)  # longer than one call may take (client timeout 15 s); a dead worker's claim lapses
+FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 3600
+
+
+def outbox_enqueue(*, partner: Party, key: str, method: str, url: str, body) -> OutboxMessage:
+    """Call inside the transaction that makes the change: the message exists exactly if the change does."""
+    message = OutboxMessage.objects.create(
+        partner=partner, key=key, method=method, url=url, body=body, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(lambda: _send_soon(message.pk))
+    return message
+
+
+def outbox_send(message_pk: int) -> bool:
+    """Send one message if it is due, unclaimed and the oldest unsent one of its object; True if it was sent."""
+    message = _claim(message_pk)
+    if message is None:
+        return False
+    partner = message.partner
+    try:
+        ocpi_request(
+            message.method,
+            message.url,
+            token=partner.outgoing_token,
+            plain_token=partner.plain_token_header,
+            body=message.body,
+        )
+    except OcpiClientError as error:
+        _failed(message, error)
+        return False
+    message.sent_at = timezone.now()
+    message.claimed_until = None
+    message.save(update_fields=["sent_at", "claimed_until"])
+    successor = _pending(message.partner_id, message.key).values_list("pk", flat=True).first()
+    if successor is not None:
+        _send_soon(successor)
+    return True
+
+
+def outbox_due(limit: int = 1000) -> list[int]:
+    """The messages to send now, oldest first (Celery beat drains them; retries come due here)."""
+    now = timezone.now()
+    return list(
+        OutboxMessage.objects.filter(sent_at=None, gave_up_at=None, next_attempt_at__lte=now)
+        .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _pending(partner_id: int, key: str):
+    return OutboxMessage.objects.filter(partner_id=partner_id, key=key, sent_at=None, gave_up_at=None)
+
+
+def _claim(message_pk: int) -> OutboxMessage | None:
+    now = timezone.now()
+    older_pending = OutboxMessage.objects.filter(
+        partner=OuterRef("partner"), key=OuterRef("key"), sent_at=None, gave_up_at=None
+    ).filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
+    claimed = (
+        OutboxMessage.objects.filter(pk=message_pk, sent_at=None, gave_up_at=None, next_attempt_at__lte=now)
+        .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
+        .filter(~Exists(older_pending))
+        .update(claimed_until=now + CLAIM)
+    )
+    return OutboxMessage.objects.select_related("partner").get(pk=message_pk) if claimed else None
+
+
+def _failed(message: OutboxMessage, error: Exception) -> None:
+    now = timezone.now()
+    message.attempts += 1
+    message.last_error = str(error)[:2000]
+    message.claimed_until = None
+    if message.attempts >= settings.OCPI_PUSH_MAX_ATTEMPTS:
+        message.gave_up_at = now  # the partner's next pull brings it the object as it is then
+    else:
+        delay = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (message.attempts - 1))
+        message.next_attempt_at = now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
+    message.save(update_fields=["attempts", "last_error", "claimed_until", "gave_up_at", "next_attempt_at"])
+
+
+def _send_soon(message_pk: int) -> None:
+    from ..tasks import outbox_send_task
+
+    outbox_send_task.delay(message_pk)

@@ -1,0 +1,80 @@
+"""The outbox: claimed once, in order per object, retried with a growing delay and given up after a bound; saving a
+location queues it for the partner eMSPs in the same transaction."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from roaming.choices import OcpiRole
+from roaming.models import OutboxMessage
+from roaming.services.locations import location_save
+from roaming.services.outbox import _claim, outbox_due, outbox_send
+
+from ..factories import LocationFactory, OutboxMessageFactory, PartyFactory, PartyRoleFactory
+
+pytestmark = pytest.mark.django_db
+NOBODY = "http://127.0.0.1:9/ocpi/emsp/2.2.1/locations/DE/ACM/LOC1"  # the discard port: nothing answers
+
+
+def test_a_claimed_message_is_not_claimed_again_until_the_claim_lapses():
+    message = OutboxMessageFactory()
+    assert _claim(message.pk) is not None
+    assert _claim(message.pk) is None
+    OutboxMessage.objects.filter(pk=message.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert _claim(message.pk) is not None
+
+
+def test_a_message_waits_for_the_older_ones_of_its_object():
+    older = OutboxMessageFactory(key="locations:DE:ACM:LOC1")
+    newer = OutboxMessageFactory(key="locations:DE:ACM:LOC1", partner=older.partner)
+    other = OutboxMessageFactory(key="locations:DE:ACM:LOC2", partner=older.partner)
+    assert _claim(newer.pk) is None
+    assert _claim(other.pk) is not None
+    OutboxMessage.objects.filter(pk=older.pk).update(sent_at=timezone.now())
+    assert _claim(newer.pk) is not None
+
+
+def test_a_failed_push_is_retried_later_then_given_up_and_no_longer_blocks(settings):
+    settings.OCPI_PUSH_MAX_ATTEMPTS = 2
+    failing = OutboxMessageFactory(key="locations:DE:ACM:LOC1", url=NOBODY)
+    newer = OutboxMessageFactory(key="locations:DE:ACM:LOC1", partner=failing.partner, url=NOBODY)
+
+    assert outbox_send(failing.pk) is False
+    failing.refresh_from_db()
+    assert failing.attempts == 1 and "ConnectError" in failing.last_error and failing.gave_up_at is None
+    assert 15 <= (failing.next_attempt_at - timezone.now()).total_seconds() <= 30  # 30 s, jittered down to half
+    assert failing.pk not in outbox_due() and outbox_send(failing.pk) is False  # not due yet
+
+    OutboxMessage.objects.filter(pk=failing.pk).update(next_attempt_at=timezone.now())
+    outbox_send(failing.pk)
+    failing.refresh_from_db()
+    assert failing.attempts == 2 and failing.gave_up_at is not None
+    assert _claim(newer.pk) is not None  # a given-up message no longer holds its object's later changes
+
+
+def test_saving_a_location_queues_it_for_partner_emsps_that_receive_locations(account):
+    location = LocationFactory(identity__account=account)
+    receiving = PartyFactory(account=account, endpoints=[
+        {"identifier": "locations", "role": "RECEIVER", "url": "https://emsp.example/ocpi/emsp/2.2.1/locations"}
+    ])  # fmt: skip
+    PartyRoleFactory(partner=receiving, role=OcpiRole.EMSP)
+    PartyFactory(account=account)  # a CPO only, without a locations Receiver endpoint
+
+    with transaction.atomic():
+        location.name = "Renamed"
+        location_save(location=location)
+        (message,) = OutboxMessage.objects.all()
+        transaction.set_rollback(True)  # the change is undone, and its message with it
+    assert not OutboxMessage.objects.exists()
+
+    location_save(location=location)
+    (message,) = OutboxMessage.objects.all()
+    identity = location.identity
+    assert message.partner == receiving and message.method == "PUT"
+    assert (
+        message.url
+        == f"https://emsp.example/ocpi/emsp/2.2.1/locations/{identity.country_code}/{identity.party_id}/{location.ocpi_id}"
+    )
+    assert message.body["name"] == "Renamed" and message.key.endswith(f":{location.ocpi_id}")
