@@ -61,7 +61,8 @@ def locations_of(account_id: int):
 
 
 def location_objects(locations: list[Location]) -> list[dict]:
-    """The OCPI Location objects of these locations, with their EVSEs (two queries whatever their number)."""
+    """The OCPI Location objects of these locations (from locations_of, which gives their last_updated), with their
+    EVSEs (two queries whatever their number)."""
     boxes_by_tree: dict[int, list[ChargeBox]] = {}
     trees = {location.node.tree_id for location in locations}
     boxes = (
@@ -85,7 +86,6 @@ def location_objects(locations: list[Location]) -> list[dict]:
 def _location_object(location: Location, boxes: list[ChargeBox]) -> dict:
     identity = location.identity
     evses = [_evse_object(location, box, connector) for box in boxes for connector in _connectors(box)]
-    updated = max([location.updated_at, *(_evse_updated(box, c) for box in boxes for c in _connectors(box))])
     body = {
         "country_code": identity.country_code,
         "party_id": identity.party_id,
@@ -101,7 +101,7 @@ def _location_object(location: Location, boxes: list[ChargeBox]) -> dict:
         "parking_type": location.parking_type,
         "evses": evses,
         "time_zone": location.time_zone,
-        "last_updated": timestamp(getattr(location, "last_updated", None) or updated),
+        "last_updated": timestamp(location.last_updated),
     }
     return {key: value for key, value in body.items() if value not in ("", None)}
 

@@ -50,9 +50,7 @@ def partner_location_patch(
         target = _connector(target, connector_id)
     target.update(data)
     location["last_updated"] = data["last_updated"]
-    stored.last_updated = _valid(LocationSerializer, location, "location")["last_updated"]
-    stored.data = location
-    stored.save(update_fields=["data", "last_updated", "received_at"])
+    _stored_save(stored, location, _valid(LocationSerializer, location, "location")["last_updated"])
 
 
 @transaction.atomic
@@ -66,8 +64,7 @@ def partner_evse_put(*, party: Party, country_code: str, party_id: str, location
     evses = [evse for evse in stored.data.get("evses", []) if str(evse.get("uid")) != evse_uid]
     stored.data["evses"] = [*evses, data]
     stored.data["last_updated"] = data["last_updated"]
-    stored.last_updated = last_updated
-    stored.save(update_fields=["data", "last_updated", "received_at"])
+    _stored_save(stored, stored.data, last_updated)
 
 
 @transaction.atomic
@@ -82,8 +79,7 @@ def partner_connector_put(
     evse = _evse(stored.data, evse_uid)
     evse["connectors"] = [*(c for c in evse["connectors"] if str(c.get("id")) != connector_id), data]
     evse["last_updated"] = stored.data["last_updated"] = data["last_updated"]
-    stored.last_updated = last_updated
-    stored.save(update_fields=["data", "last_updated", "received_at"])
+    _stored_save(stored, stored.data, last_updated)
 
 
 def partner_location_object(
@@ -118,6 +114,13 @@ def _stored(party, country_code, party_id, location_id, *, lock: bool = False) -
         partner=party, country_code=country_code, party_id=party_id, ocpi_id=location_id
     )
     return (rows.select_for_update() if lock else rows).first()
+
+
+def _stored_save(stored: PartnerLocation, data: dict, last_updated) -> None:
+    """A change to a location we hold: the object and its last_updated (also the location's, as the spec says)."""
+    stored.data = data
+    stored.last_updated = last_updated
+    stored.save(update_fields=["data", "last_updated", "received_at"])
 
 
 def _stored_or_unknown(party, country_code, party_id, location_id, *, lock: bool = False) -> PartnerLocation:
