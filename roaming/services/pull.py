@@ -3,6 +3,7 @@ pull asks for what changed since the previous one began (date_from), follows the
 the same upsert as a push. A short overlap keeps objects changed while a pull ran; they come twice, and the second
 time changes nothing."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
@@ -16,13 +17,19 @@ PULL_OVERLAP = timedelta(minutes=1)  # more than the clocks of two platforms dif
 
 
 def partner_locations_pull(*, party: Party) -> int:
-    """Page through the partner's locations changed since the last pull; returns how many were stored. Objects the
-    field rules refuse are skipped (kept in the sync's last_error); a transport failure raises OcpiClientError and
-    leaves date_from where it was, so the next pull asks again."""
-    url = party.endpoint_url("locations", "SENDER")
+    """Page through the partner's locations changed since the last pull; returns how many were stored."""
+    return partner_module_pull(party=party, module="locations", store=_location_store)
+
+
+def partner_module_pull(*, party: Party, module: str, store: Callable[[Party, dict], bool]) -> int:
+    """Page through the partner's objects of a module (its Sender interface) changed since the last pull, handing
+    each to `store` (the same upsert a push goes through); returns how many were stored. Objects the field rules
+    refuse are skipped (kept in the sync's last_error); a transport failure raises OcpiClientError and leaves
+    date_from where it was, so the next pull asks again."""
+    url = party.endpoint_url(module, "SENDER")
     if url is None:
-        raise OcpiError(f"{party} lists no locations Sender endpoint.")
-    sync, _ = ModuleSync.objects.get_or_create(partner=party, module="locations")
+        raise OcpiError(f"{party} lists no {module} Sender endpoint.")
+    sync, _ = ModuleSync.objects.get_or_create(partner=party, module=module)
     started = timezone.now()
     if sync.pulled_until is not None:
         url += "?" + "date_from=" + (sync.pulled_until - PULL_OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -32,14 +39,11 @@ def partner_locations_pull(*, party: Party) -> int:
             objects, url = ocpi_page(url, token=party.outgoing_token, plain_token=party.plain_token_header)
             for data in objects:
                 try:
-                    ids = (data["country_code"], data["party_id"], data["id"]) if isinstance(data, dict) else None
-                    if ids is None:
+                    if not isinstance(data, dict):
                         raise OcpiError("not an object")
-                    stored += partner_location_put(
-                        party=party, country_code=ids[0], party_id=ids[1], location_id=ids[2], data=data
-                    )
+                    stored += store(party, data)
                 except (OcpiError, KeyError, TypeError) as error:
-                    refused.append(f"{data.get('id') if isinstance(data, dict) else data!r}: {error}")
+                    refused.append(f"{_object_id(data)}: {error}")
     except OcpiClientError as error:
         sync.last_error = str(error)
         sync.save(update_fields=["last_error"])
@@ -50,3 +54,19 @@ def partner_locations_pull(*, party: Party) -> int:
     sync.last_error = "; ".join(refused)[:2000]
     sync.save()
     return stored
+
+
+def _object_id(data) -> str:
+    if isinstance(data, dict):
+        return str(data.get("id") or data.get("uid"))
+    return repr(data)
+
+
+def _location_store(party: Party, data: dict) -> bool:
+    return partner_location_put(
+        party=party,
+        country_code=data["country_code"],
+        party_id=data["party_id"],
+        location_id=data["id"],
+        data=data,
+    )

@@ -1,15 +1,9 @@
-"""OCPI 2.2.1 objects and their field rules (required fields, types, string lengths, enums), as DRF serializers: they
-check what partners send us (credentials, Receiver interfaces, pulls) and, in the tests, what we emit; first_error
-turns their errors into the message of a 2001, naming the field.
-Fields the spec lists as optional and complex (opening times, energy mix, images, ...) are checked for their type
-only; unknown fields are ignored, as the spec asks of receivers."""
-
-from datetime import UTC
+"""Locations module objects: Location, EVSE, Connector, GeoLocation."""
 
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
-from .choices import EvseStatus, OcpiRole, ParkingType
+from ..choices import EvseStatus, ParkingType
+from .common import OcpiDateTimeField
 
 CONNECTOR_TYPES = [
     "CHADEMO", "CHAOJI", "DOMESTIC_A", "DOMESTIC_B", "DOMESTIC_C", "DOMESTIC_D", "DOMESTIC_E", "DOMESTIC_F",
@@ -26,13 +20,6 @@ CAPABILITIES = [
     "CREDIT_CARD_PAYABLE", "DEBIT_CARD_PAYABLE", "PED_TERMINAL", "REMOTE_START_STOP_CAPABLE", "RESERVABLE",
     "RFID_READER", "START_SESSION_CONNECTOR_REQUIRED", "TOKEN_GROUP_CAPABLE", "UNLOCK_CAPABLE",
 ]  # fmt: skip
-
-
-class OcpiDateTimeField(serializers.DateTimeField):
-    """DateTime: RFC 3339 in UTC; a value without a zone is taken as UTC, as the spec says it must be."""
-
-    def __init__(self, **kwargs):
-        super().__init__(default_timezone=UTC, **kwargs)
 
 
 class GeoLocationSerializer(serializers.Serializer):
@@ -107,40 +94,3 @@ class LocationSerializer(serializers.Serializer):
     images = serializers.ListField(child=serializers.DictField(), required=False)
     energy_mix = serializers.DictField(required=False)
     last_updated = OcpiDateTimeField()
-
-
-class BusinessDetailsSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    website = serializers.URLField(max_length=255, required=False)
-    logo = serializers.DictField(required=False)
-
-
-class CredentialsRoleSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=OcpiRole.values)
-    business_details = BusinessDetailsSerializer()
-    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
-    country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
-
-
-class CredentialsSerializer(serializers.Serializer):
-    """The credentials object (credentials module, 2.2.1)."""
-
-    token = serializers.RegexField(r"^[\x21-\x7e]+$", max_length=64)  # printable ASCII, no spaces
-    url = serializers.URLField(max_length=255)
-    roles = CredentialsRoleSerializer(many=True, allow_empty=False)
-
-
-def first_error(errors, path: str = "") -> str:
-    """The first field error of a DRF error tree, as 'roles[0].business_details.name: This field is required.'"""
-    if isinstance(errors, dict):
-        field, nested = next(iter(errors.items()))
-        if isinstance(field, int):  # a list's errors by position
-            return first_error(nested, f"{path}[{field}]")
-        if field == api_settings.NON_FIELD_ERRORS_KEY:  # about the object (or list) itself
-            return first_error(nested, path)
-        return first_error(nested, f"{path}.{field}" if path else str(field))
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict | list):
-        for index, nested in enumerate(errors):
-            if nested:
-                return first_error(nested, f"{path}[{index}]")
-    return f"{path}: {errors[0] if isinstance(errors, list) and errors else errors}"
