@@ -7,11 +7,21 @@ from django.utils import timezone
 from ocpp_core.admin.common import ReadOnlyAdminMixin
 from powerfill.accounts.scoping import AccountScopedAdmin
 
-from .models import Location, ModuleSync, OcpiIdentity, OutboxMessage, PartnerLocation, Party, PartyRole
+from .models import (
+    Location,
+    ModuleSync,
+    OcpiIdentity,
+    OutboxMessage,
+    PartnerLocation,
+    PartnerToken,
+    Party,
+    PartyRole,
+)
 from .protocol import OcpiError, public_base_url
 from .services.credentials import party_register_with, party_reinvite
 from .services.locations import location_save
-from .tasks import outbox_send_task, partner_locations_pull_task
+from .services.pull import PULLS
+from .tasks import outbox_send_task, partner_module_pull_task
 
 # A URL typed without a scheme means https (Django 6's default; 5.2 still assumes http and warns).
 URL_FIELDS_ASSUME_HTTPS = {models.URLField: {"assume_scheme": "https"}}
@@ -66,9 +76,11 @@ class PartyAdmin(AccountScopedAdmin):
         "endpoints",
         "registered_at",
         "last_error",
+        "token_group",
     )
     fieldsets = (
         (None, {"fields": ("account", "name", "state", "registered_at", "last_error")}),
+        ("Tokens of the partner (as eMSP)", {"fields": ("token_group",)}),
         ("We register with the partner", {"fields": ("versions_url", "outgoing_token", "plain_token_header")}),
         ("The partner registers with us", {"fields": ("our_versions_url", "incoming_token")}),
         ("Connection", {"fields": ("version", "endpoints")}),
@@ -106,14 +118,16 @@ class PartyAdmin(AccountScopedAdmin):
             else:
                 self.message_user(request, f"{party}: registered (OCPI {party.version}).", messages.SUCCESS)
 
-    @admin.action(description="Pull the partner's locations now (what changed since the last pull)")
+    @admin.action(description="Pull from the partner now (what changed since the last pull, every module it sends)")
     def pull_now(self, request, queryset):
         for party in queryset:
-            if party.endpoint_url("locations", "SENDER") is None:
-                self.message_user(request, f"{party}: lists no locations to pull.", messages.WARNING)
+            modules = [module for module in PULLS if party.endpoint_url(module, "SENDER")]
+            if not modules:
+                self.message_user(request, f"{party}: lists nothing to pull.", messages.WARNING)
                 continue
-            partner_locations_pull_task.delay(party.pk)
-            self.message_user(request, f"{party}: pull started; its result shows under Pulls.")
+            for module in modules:
+                partner_module_pull_task.delay(party.pk, module)
+            self.message_user(request, f"{party}: pull of {', '.join(modules)} started; results show under Pulls.")
 
     @admin.action(description="Issue a new token A (the partner registers again)")
     def issue_new_token_a(self, request, queryset):
@@ -149,6 +163,22 @@ class PartnerLocationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     list_select_related = ("partner",)
     search_fields = ("ocpi_id", "party_id")
     readonly_fields = ("partner", "country_code", "party_id", "ocpi_id", "data", "last_updated", "received_at")
+
+
+@admin.register(PartnerToken)
+class PartnerTokenAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Partner eMSPs' tokens as we hold them as CPO. Each is an OCPP tag of the partner's tag group: grant that group
+    permissions on the nodes where the partner's customers may charge."""
+
+    account_lookup = "partner__account"
+    list_display = ("__str__", "partner", "contract_id", "valid", "whitelist", "ocpp_tag", "problem", "last_updated")
+    list_filter = (("partner", admin.RelatedOnlyFieldListFilter), "valid", "whitelist", "type")
+    list_select_related = ("partner", "ocpp_tag")
+    search_fields = ("uid", "contract_id")
+    readonly_fields = (
+        "partner", "country_code", "party_id", "uid", "type", "contract_id", "valid", "whitelist", "ocpp_tag",
+        "problem", "data", "last_updated", "received_at",
+    )  # fmt: skip
 
 
 @admin.register(OutboxMessage)

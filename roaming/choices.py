@@ -45,3 +45,29 @@ class EvseStatus(models.TextChoices):
     REMOVED = "REMOVED", "removed"
     RESERVED = "RESERVED", "reserved"
     UNKNOWN = "UNKNOWN", "unknown (also: the charger is offline)"
+
+
+class TokenType(models.TextChoices):
+    AD_HOC_USER = "AD_HOC_USER", "ad hoc user (one-time, e.g. paid at the charger)"
+    APP_USER = "APP_USER", "app user"
+    OTHER = "OTHER", "other"
+    RFID = "RFID", "RFID card"
+
+
+class WhitelistType(models.TextChoices):
+    """How a CPO may decide about a token (tokens module): from the token it holds, or by asking the eMSP."""
+
+    ALWAYS = "ALWAYS", "always allowed when valid (no real-time check)"
+    ALLOWED = "ALLOWED", "ask the eMSP when it can be reached, else allowed when valid"
+    ALLOWED_OFFLINE = "ALLOWED_OFFLINE", "ask the eMSP; allowed when valid only if it cannot be reached"
+    NEVER = "NEVER", "ask the eMSP every time"
+
+
+class AllowedType(models.TextChoices):
+    """The answer of a real-time authorization (AuthorizationInfo.allowed)."""
+
+    ALLOWED = "ALLOWED", "allowed"
+    BLOCKED = "BLOCKED", "blocked"
+    EXPIRED = "EXPIRED", "expired"
+    NO_CREDIT = "NO_CREDIT", "no credit"
+    NOT_ALLOWED = "NOT_ALLOWED", "not allowed here"

@@ -4,10 +4,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from ocpp_core.models import OcppTag, OcppTagGroup
 from powerfill.accounts.models import Account
 from sites.models import Node
 
-from .choices import OcpiRole, ParkingType, RegistrationState
+from .choices import OcpiRole, ParkingType, RegistrationState, TokenType, WhitelistType
 
 
 def new_token() -> str:
@@ -68,6 +69,15 @@ class Party(models.Model):
         help_text="Send our token as it is instead of base64-encoded (OCPI 2.1.1 and many 2.2 implementations).",
     )
     registered_at = models.DateTimeField(null=True, blank=True)
+    token_group = models.ForeignKey(
+        OcppTagGroup,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The tag group the partner's tokens join (as eMSP): grant it permissions on the nodes where they "
+        "may charge. Created with the first token.",
+    )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -217,3 +227,43 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.key}"
+
+
+class PartnerToken(models.Model):
+    """A token of a partner eMSP, as we hold it as CPO: pushed by the eMSP (Receiver interface) or pulled from it,
+    both through roaming.services.partner_tokens. It stands at our chargers as an OCPP tag of the partner's tag group,
+    so the permission resolver decides where it may charge like for any tag; `whitelist` says whether the eMSP must
+    be asked as well (real-time authorization)."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="tokens")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    uid = models.CharField(max_length=36)
+    type = models.CharField(max_length=12, choices=TokenType.choices)
+    contract_id = models.CharField(max_length=36)
+    valid = models.BooleanField()
+    whitelist = models.CharField(max_length=16, choices=WhitelistType.choices)
+    data = models.JSONField(help_text="The token as the eMSP sent it.")
+    last_updated = models.DateTimeField(help_text="The eMSP's last_updated of the token.")
+    received_at = models.DateTimeField(auto_now=True)
+    ocpp_tag = models.OneToOneField(
+        OcppTag,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="partner_token",
+        help_text="The OCPP tag it is presented as at our chargers (its uid, or a short stand-in when the uid is "
+        "longer than OCPP's 20 characters).",
+    )
+    problem = models.CharField(max_length=200, blank=True, help_text="Why it cannot be used at our chargers.")
+
+    class Meta:
+        ordering = ["country_code", "party_id", "uid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "country_code", "party_id", "uid", "type"], name="roaming_partner_token_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.country_code}*{self.party_id} {self.uid} ({self.type})"

@@ -40,6 +40,11 @@ def unknown_location(kind: str, value: str) -> OcpiError:
     return OcpiError(f"Unknown {kind} {value!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)
 
 
+def unknown_token(uid: str) -> OcpiError:
+    """A token we do not know: 404 with 2004."""
+    return OcpiError(f"Unknown token {uid!r}.", status_code=OcpiStatus.UNKNOWN_TOKEN, http_status=404)
+
+
 def public_base_url(request) -> str:
     """Where partners reach us: OCPI_PUBLIC_URL, or else the scheme and host this request came in on."""
     from django.conf import settings

@@ -4,28 +4,30 @@ from .choices import RegistrationState
 from .client import OcpiClientError
 from .models import Party
 from .services.outbox import outbox_due, outbox_send
-from .services.pull import partner_locations_pull
+from .services.pull import PULLS
 
 
 @shared_task(
     autoretry_for=(OcpiClientError,), retry_backoff=30, retry_backoff_max=600, retry_jitter=True, max_retries=5
 )
-def partner_locations_pull_task(party_pk: int) -> int:
+def partner_module_pull_task(party_pk: int, module: str) -> int:
     party = Party.objects.filter(pk=party_pk, state=RegistrationState.REGISTERED).first()
     if party is None:
         return 0  # unregistered or deleted meanwhile
-    return partner_locations_pull(party=party)
+    return PULLS[module](party=party)
 
 
 @shared_task
 def partners_pull_task() -> int:
-    """Celery beat: every registered partner that sends locations is pulled (incrementally)."""
-    parties = [
-        p for p in Party.objects.filter(state=RegistrationState.REGISTERED) if p.endpoint_url("locations", "SENDER")
-    ]
-    for party in parties:
-        partner_locations_pull_task.delay(party.pk)
-    return len(parties)
+    """Celery beat: every module that registered partners send us (their Sender interfaces) is pulled,
+    incrementally; returns how many pulls were queued."""
+    queued = 0
+    for party in Party.objects.filter(state=RegistrationState.REGISTERED):
+        for module in PULLS:
+            if party.endpoint_url(module, "SENDER"):
+                partner_module_pull_task.delay(party.pk, module)
+                queued += 1
+    return queued
 
 
 @shared_task

@@ -28,7 +28,15 @@ from powerfill.accounts.models import Account, OperatorUser
 from priority.choices import PriorityChangeSource
 from priority.models import AllocationRun, ConnectorLoad, PriorityChange, TimeOfUseWindow
 from roaming.choices import OcpiRole, RegistrationState
-from roaming.models import Location, OcpiIdentity, OutboxMessage, PartnerLocation, Party, PartyRole
+from roaming.models import (
+    Location,
+    OcpiIdentity,
+    OutboxMessage,
+    PartnerLocation,
+    PartnerToken,
+    Party,
+    PartyRole,
+)
 from sites.models import Node
 
 
@@ -343,6 +351,24 @@ class PartnerLocationFactory(factory.django.DjangoModelFactory):
     party_id = "BEC"
     ocpi_id = factory.Sequence(lambda n: f"LOC{n}")
     data = factory.LazyAttribute(lambda row: {"country_code": "BE", "party_id": "BEC", "id": row.ocpi_id})
+    last_updated = factory.LazyFunction(timezone.now)
+
+
+class PartnerTokenFactory(factory.django.DjangoModelFactory):
+    """A partner eMSP's token as we hold it (roaming.services.partner_tokens also mirrors it as an OCPP tag)."""
+
+    class Meta:
+        model = PartnerToken
+
+    partner = factory.SubFactory(PartyFactory)
+    country_code = "DE"
+    party_id = "TNM"
+    uid = factory.Sequence(lambda n: f"0{n:07d}")
+    type = "RFID"
+    contract_id = factory.Sequence(lambda n: f"DE8ACC{n:08d}")
+    valid = True
+    whitelist = "ALWAYS"
+    data = factory.LazyAttribute(lambda row: {"uid": row.uid, "type": row.type})
     last_updated = factory.LazyFunction(timezone.now)
 
 

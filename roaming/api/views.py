@@ -8,7 +8,9 @@ from rest_framework.views import APIView
 from powerfill.api.parsers import ApiJSONParser
 
 from ..locations import location_objects, locations_of
+from ..objects import LocationReferencesSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url, unknown_location
+from ..selectors import primary_identity
 from ..services.credentials import (
     credentials_register,
     credentials_unregister,
@@ -24,6 +26,8 @@ from ..services.partner_locations import (
     partner_location_patch,
     partner_location_put,
 )
+from ..services.partner_tokens import partner_token_object, partner_token_patch, partner_token_put
+from ..tokens import token_authorization, token_objects, tokens_of
 from .authentication import HoldsAnyToken, IsRegisteredParty, OcpiTokenAuthentication
 from .pagination import paginated_response
 
@@ -136,3 +140,69 @@ class EmspLocationsView(OcpiView):
     def patch(self, request, **ids):
         partner_location_patch(party=request.auth, **ids, data=request.data)
         return Response(envelope())
+
+
+class CpoTokensView(OcpiView):
+    """Tokens, Receiver interface (we are the CPO): a partner eMSP pushes its tokens. The URL gives country_code,
+    party_id and uid; ?type= the token type (RFID when absent, as the spec says)."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, **ids):
+        return Response(envelope(partner_token_object(party=request.auth, **ids, token_type=self._type())))
+
+    def put(self, request, **ids):
+        partner_token_put(party=request.auth, **ids, token_type=self._type(), data=request.data)
+        return Response(envelope())
+
+    def patch(self, request, **ids):
+        partner_token_patch(party=request.auth, **ids, token_type=self._type(), data=request.data)
+        return Response(envelope())
+
+    def _type(self) -> str | None:
+        return self.request.query_params.get("type")
+
+
+class EmspTokensView(OcpiView):
+    """Tokens, Sender interface (we are the eMSP): partner CPOs fetch our tokens, paginated."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request):
+        identity = _identity_of(request.auth)
+        return paginated_response(
+            request, tokens_of(request.auth.account_id), serialize=lambda tags: token_objects(tags, identity)
+        )
+
+
+class EmspTokenAuthorizeView(OcpiView):
+    """Real-time authorization (we are the eMSP): a partner CPO asks whether one of our tokens may charge now,
+    optionally at a location (LocationReferences in the body)."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def post(self, request, token_uid):
+        location = None
+        if request.data:
+            references = LocationReferencesSerializer(data=request.data)
+            if not references.is_valid():
+                raise OcpiError(
+                    f"Invalid LocationReferences: {first_error(references.errors)}",
+                    status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                )
+            location = request.data
+        info = token_authorization(
+            account_id=request.auth.account_id,
+            identity=_identity_of(request.auth),
+            uid=token_uid,
+            token_type=request.query_params.get("type", "RFID"),
+            location=location,
+        )
+        return Response(envelope(info))
+
+
+def _identity_of(party):
+    identity = primary_identity(party.account_id)
+    if identity is None:
+        raise OcpiError("No OCPI identity for this account.", status_code=OcpiStatus.SERVER_ERROR, http_status=500)
+    return identity

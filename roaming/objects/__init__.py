@@ -18,6 +18,7 @@ from .locations import (
     LocationSerializer,
     NestedConnectorSerializer,
 )
+from .tokens import AuthorizationInfoSerializer, LocationReferencesSerializer, TokenSerializer
 
 __all__ = [
     "CAPABILITIES",
@@ -34,4 +35,7 @@ __all__ = [
     "NestedConnectorSerializer",
     "OcpiDateTimeField",
     "first_error",
+    "AuthorizationInfoSerializer",
+    "LocationReferencesSerializer",
+    "TokenSerializer",
 ]

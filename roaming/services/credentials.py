@@ -43,11 +43,14 @@ def our_versions(base_url: str) -> list[dict]:
 def our_endpoints(base_url: str) -> list[dict]:
     """Our modules of 2.2.1 and the interface each serves (credentials: both ends of the handshake)."""
     credentials_url = f"{base_url}/ocpi/{SUPPORTED_VERSION}/credentials"
+    cpo, emsp = f"{base_url}/ocpi/cpo/{SUPPORTED_VERSION}", f"{base_url}/ocpi/emsp/{SUPPORTED_VERSION}"
     return [
         {"identifier": "credentials", "role": "SENDER", "url": credentials_url},
         {"identifier": "credentials", "role": "RECEIVER", "url": credentials_url},
-        {"identifier": "locations", "role": "SENDER", "url": f"{base_url}/ocpi/cpo/{SUPPORTED_VERSION}/locations"},
-        {"identifier": "locations", "role": "RECEIVER", "url": f"{base_url}/ocpi/emsp/{SUPPORTED_VERSION}/locations"},
+        {"identifier": "locations", "role": "SENDER", "url": f"{cpo}/locations"},
+        {"identifier": "locations", "role": "RECEIVER", "url": f"{emsp}/locations"},
+        {"identifier": "tokens", "role": "SENDER", "url": f"{emsp}/tokens"},
+        {"identifier": "tokens", "role": "RECEIVER", "url": f"{cpo}/tokens"},
     ]
 
 

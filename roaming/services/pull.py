@@ -12,6 +12,7 @@ from ..client import OcpiClientError, ocpi_page
 from ..models import ModuleSync, Party
 from ..protocol import OcpiError
 from .partner_locations import partner_location_put
+from .partner_tokens import partner_token_put
 
 PULL_OVERLAP = timedelta(minutes=1)  # more than the clocks of two platforms differ, and than a page takes
 
@@ -19,6 +20,11 @@ PULL_OVERLAP = timedelta(minutes=1)  # more than the clocks of two platforms dif
 def partner_locations_pull(*, party: Party) -> int:
     """Page through the partner's locations changed since the last pull; returns how many were stored."""
     return partner_module_pull(party=party, module="locations", store=_location_store)
+
+
+def partner_tokens_pull(*, party: Party) -> int:
+    """Page through the partner eMSP's tokens changed since the last pull; returns how many were stored."""
+    return partner_module_pull(party=party, module="tokens", store=_token_store)
 
 
 def partner_module_pull(*, party: Party, module: str, store: Callable[[Party, dict], bool]) -> int:
@@ -70,3 +76,18 @@ def _location_store(party: Party, data: dict) -> bool:
         location_id=data["id"],
         data=data,
     )
+
+
+def _token_store(party: Party, data: dict) -> bool:
+    return partner_token_put(
+        party=party,
+        country_code=data["country_code"],
+        party_id=data["party_id"],
+        token_uid=data["uid"],
+        token_type=data.get("type"),
+        data=data,
+    )
+
+
+# What we pull from partners, by module: as eMSP their locations, as CPO their tokens.
+PULLS = {"locations": partner_locations_pull, "tokens": partner_tokens_pull}

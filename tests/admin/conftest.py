@@ -23,6 +23,7 @@ from ..factories import (
     OperatorUserFactory,
     OutboxMessageFactory,
     PartnerLocationFactory,
+    PartnerTokenFactory,
     PartyFactory,
     PriorityChangeFactory,
     ReservationFactory,
@@ -67,6 +68,7 @@ MAKERS = {
     "roaming.party": lambda account: PartyFactory(account=account),
     "roaming.location": lambda account: LocationFactory(identity__account=account),
     "roaming.partnerlocation": lambda account: PartnerLocationFactory(partner__account=account),
+    "roaming.partnertoken": lambda account: PartnerTokenFactory(partner__account=account),
     "roaming.outboxmessage": lambda account: OutboxMessageFactory(partner__account=account),
 }
 

@@ -27,6 +27,7 @@ ADDED_ONLY_BY_CHARGERS = {
     "priority.prioritychange",
     "priority.allocationrun",
     "roaming.partnerlocation",
+    "roaming.partnertoken",
     "roaming.outboxmessage",
 }
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]

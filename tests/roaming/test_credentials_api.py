@@ -38,6 +38,8 @@ def test_versions_and_details_open_with_token_a_and_list_credentials(invited):
         ("credentials", "RECEIVER"),
         ("locations", "SENDER"),
         ("locations", "RECEIVER"),
+        ("tokens", "SENDER"),
+        ("tokens", "RECEIVER"),
     }
 
 

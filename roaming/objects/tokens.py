@@ -1,0 +1,48 @@
+"""Tokens module objects: Token, EnergyContract, LocationReferences, AuthorizationInfo."""
+
+from rest_framework import serializers
+
+from ..choices import AllowedType, TokenType, WhitelistType
+from .common import OcpiDateTimeField
+
+PROFILE_TYPES = ["CHEAP", "FAST", "GREEN", "REGULAR"]
+
+
+class EnergyContractSerializer(serializers.Serializer):
+    supplier_name = serializers.CharField(max_length=64)
+    contract_id = serializers.CharField(max_length=64, required=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    uid = serializers.CharField(max_length=36)
+    type = serializers.ChoiceField(choices=TokenType.values)
+    contract_id = serializers.CharField(max_length=36)
+    visual_number = serializers.CharField(max_length=64, required=False)
+    issuer = serializers.CharField(max_length=64)
+    group_id = serializers.CharField(max_length=36, required=False)
+    valid = serializers.BooleanField()
+    whitelist = serializers.ChoiceField(choices=WhitelistType.values)
+    language = serializers.CharField(max_length=2, required=False)
+    default_profile_type = serializers.ChoiceField(choices=PROFILE_TYPES, required=False)
+    energy_contract = EnergyContractSerializer(required=False)
+    last_updated = OcpiDateTimeField()
+
+
+class LocationReferencesSerializer(serializers.Serializer):
+    location_id = serializers.CharField(max_length=36)
+    evse_uids = serializers.ListField(child=serializers.CharField(max_length=36), required=False)
+
+
+class DisplayTextSerializer(serializers.Serializer):
+    language = serializers.CharField(max_length=2)
+    text = serializers.CharField(max_length=512)
+
+
+class AuthorizationInfoSerializer(serializers.Serializer):
+    allowed = serializers.ChoiceField(choices=AllowedType.values)
+    token = TokenSerializer()
+    location = LocationReferencesSerializer(required=False)
+    authorization_reference = serializers.CharField(max_length=36, required=False)
+    info = DisplayTextSerializer(required=False)

@@ -1,0 +1,208 @@
+"""Tokens: partner eMSPs push theirs to us as CPO (Receiver interface), where each becomes an OCPP tag of the
+partner's tag group that the permission resolver judges like any other; partner CPOs read ours (Sender interface)
+and ask about one in real time (authorize)."""
+
+import base64
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from ocpp.v16.enums import AuthorizationStatus
+from rest_framework.test import APIClient
+
+from ocpp_core.models import OcppTag
+from permissions.selectors import tag_authorization
+from permissions.services import permission_grant
+from roaming.choices import OcpiRole
+from roaming.models import PartnerToken
+from roaming.objects import AuthorizationInfoSerializer, TokenSerializer
+from roaming.services.partner_tokens import stand_in_id_tag
+
+from ..factories import (
+    ChargeBoxFactory,
+    NodeFactory,
+    OcpiIdentityFactory,
+    OcppTagFactory,
+    PartyFactory,
+    PartyRoleFactory,
+)
+
+pytestmark = pytest.mark.django_db
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
+TOKEN_EXAMPLES = ["token_example_1_app_user.json", "token_example_2_full_rfid.json", "token_put_example.json"]
+BASE = "/ocpi/cpo/2.2.1/tokens"
+
+
+def example(name: str) -> dict:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def client_of(party) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token " + base64.b64encode(party.incoming_token.encode()).decode())
+    client.party = party
+    return client
+
+
+@pytest.fixture
+def emsp(account):
+    """A partner that is the eMSP of every token in the examples (DE*TNM and NL*TNM)."""
+    party = PartyFactory(account=account, name="New Motion")
+    for country_code in ("DE", "NL"):
+        PartyRoleFactory(partner=party, role=OcpiRole.EMSP, country_code=country_code, party_id="TNM")
+    return client_of(party)
+
+
+def url_of(token: dict) -> str:
+    return f"{BASE}/{token['country_code']}/{token['party_id']}/{token['uid']}?type={token['type']}"
+
+
+@pytest.mark.parametrize("name", TOKEN_EXAMPLES)
+def test_every_token_example_is_accepted_read_back_and_mirrored_as_a_tag_of_the_partners_group(emsp, name):
+    token = example(name)
+    response = emsp.put(url_of(token), token, format="json")
+    assert response.status_code == 200, response.json()
+    assert emsp.get(url_of(token)).json()["data"] == token
+
+    stored = PartnerToken.objects.get()
+    emsp.party.refresh_from_db()
+    assert stored.ocpp_tag.id_tag == stand_in_id_tag(token["country_code"], token["party_id"], token["uid"])
+    assert list(stored.ocpp_tag.groups.all()) == [emsp.party.token_group]
+    assert stored.ocpp_tag.max_active_transaction_count == -1 and stored.problem == ""
+
+
+def test_a_uuid_app_token_gets_a_stable_20_character_stand_in(emsp):
+    token = example("token_example_1_app_user.json")  # uid: a 36-character UUID
+    emsp.put(url_of(token), token, format="json")
+    tag = PartnerToken.objects.get().ocpp_tag
+    assert len(tag.id_tag) == 20 and tag.id_tag == stand_in_id_tag("DE", "TNM", token["uid"])
+    assert stand_in_id_tag("DE", "TNM", "12345678905880") == "12345678905880"  # an RFID uid is the idTag itself
+
+
+def test_the_patch_example_blocks_the_token_and_its_tag(emsp):
+    token = example("token_put_example.json")
+    emsp.put(url_of(token), token, format="json")
+    patch = example("token_patch_example.json")  # valid: false
+    assert emsp.patch(url_of(token), patch, format="json").status_code == 200
+
+    stored = PartnerToken.objects.get()
+    assert stored.valid is False and stored.data["last_updated"] == patch["last_updated"]
+    assert stored.ocpp_tag.blocked
+
+
+def test_a_foreign_token_charges_only_where_the_partners_group_is_granted(emsp, account):
+    token = example("token_put_example.json")
+    emsp.put(url_of(token), token, format="json")
+    site, elsewhere = NodeFactory(account=account), NodeFactory(account=account)
+    here = ChargeBoxFactory(account=account, node=site)
+    there = ChargeBoxFactory(account=account, node=elsewhere)
+    emsp.party.refresh_from_db()
+    permission_grant(holder=emsp.party.token_group, node=site)
+
+    assert tag_authorization(id_tag=token["uid"], charge_box=here).status == AuthorizationStatus.accepted
+    assert tag_authorization(id_tag=token["uid"], charge_box=there).status == AuthorizationStatus.invalid
+
+    emsp.patch(url_of(token), example("token_patch_example.json"), format="json")
+    assert tag_authorization(id_tag=token["uid"], charge_box=here).status == AuthorizationStatus.blocked
+
+
+def test_an_older_token_does_not_replace_a_newer_one(emsp):
+    token = example("token_put_example.json")
+    emsp.put(url_of(token), {**token, "last_updated": "2020-01-01T00:00:00Z"}, format="json")
+    emsp.put(url_of(token), {**token, "valid": False}, format="json")  # last_updated 2015: older
+    assert PartnerToken.objects.get().valid is True
+
+
+def test_a_token_of_another_party_is_refused_and_nothing_is_stored(emsp):
+    token = {**example("token_put_example.json"), "country_code": "FR", "party_id": "XYZ"}
+    response = emsp.put(url_of(token), token, format="json")
+    assert response.status_code == 403 and "FR*XYZ" in response.json()["status_message"]
+    assert not PartnerToken.objects.exists() and not OcppTag.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"contract_id": None}, "contract_id"),
+        ({"whitelist": "SOMETIMES"}, "whitelist"),
+        ({"issuer": "x" * 65}, "issuer"),
+        ({"type": "PASSPORT"}, "type"),
+    ],
+)
+def test_an_invalid_token_is_refused_with_2001_naming_the_field(emsp, change, field):
+    token = {key: value for key, value in {**example("token_put_example.json"), **change}.items() if value is not None}
+    response = emsp.put(f"{BASE}/NL/TNM/012345678", token, format="json")
+    assert response.status_code == 400
+    assert response.json()["status_code"] == 2001 and response.json()["status_message"].startswith(
+        f"Invalid token: {field}"
+    )
+    assert not PartnerToken.objects.exists()
+
+
+def test_a_token_whose_id_tag_is_taken_by_an_own_card_is_stored_but_not_usable(emsp, account):
+    own = OcppTagFactory(account=account, id_tag="012345678")
+    token = example("token_put_example.json")
+    emsp.put(url_of(token), token, format="json")
+    stored = PartnerToken.objects.get()
+    assert stored.ocpp_tag is None and "exists already" in stored.problem
+    own.refresh_from_db()
+    assert own.max_active_transaction_count == 1 and not own.groups.exists()
+
+
+def test_an_unknown_token_is_404_with_2004(emsp):
+    response = emsp.get(f"{BASE}/NL/TNM/nope?type=RFID")
+    assert response.status_code == 404 and response.json()["status_code"] == 2004
+    patch = {"valid": False, "last_updated": "2026-01-01T00:00:00Z"}
+    response = emsp.patch(f"{BASE}/NL/TNM/nope", patch, format="json")
+    assert response.status_code == 404 and response.json()["status_code"] == 2004
+
+
+# We are the eMSP: a partner CPO reads our tokens and asks about one in real time.
+
+
+@pytest.fixture
+def cpo(account):
+    OcpiIdentityFactory(account=account, country_code="DE", party_id="ACM", name="Acme Mobility")
+    party = PartyFactory(account=account, name="Charging Co")
+    return client_of(party)
+
+
+def test_our_tags_are_offered_as_valid_rfid_tokens_but_not_the_partners_tokens(cpo, account, emsp):
+    card = OcppTagFactory(account=account, id_tag="CARD1")
+    OcppTagFactory(account=account, id_tag="FLEETCHILD", parent=card)
+    OcppTagFactory(account=account, id_tag="BLOCKED1", max_active_transaction_count=0)
+    token = example("token_put_example.json")
+    emsp.put(url_of(token), token, format="json")  # mirrored as tag 012345678: not ours to offer
+
+    response = cpo.get("/ocpi/emsp/2.2.1/tokens")
+    tokens = {t["uid"]: t for t in response.json()["data"]}
+    assert response.status_code == 200 and response["X-Total-Count"] == "3"
+    assert set(tokens) == {"CARD1", "FLEETCHILD", "BLOCKED1"}
+    for body in tokens.values():
+        serializer = TokenSerializer(data=body)
+        assert serializer.is_valid(), serializer.errors
+    assert tokens["CARD1"]["contract_id"] == "DE-ACM-CCARD1" and tokens["CARD1"]["issuer"] == "Acme Mobility"
+    assert tokens["FLEETCHILD"]["group_id"] == "CARD1"
+    assert tokens["BLOCKED1"]["valid"] is False
+
+
+def test_real_time_authorization_of_our_tokens(cpo, account):
+    OcppTagFactory(account=account, id_tag="CARD1")
+    OcppTagFactory(account=account, id_tag="BLOCKED1", max_active_transaction_count=0)
+    OcppTagFactory(account=account, id_tag="OLD1", expiry_date=timezone.now() - timedelta(days=1))
+    where = {"location_id": "LOC1", "evse_uids": ["3256"]}
+
+    def ask(uid, body=None):
+        return cpo.post(f"/ocpi/emsp/2.2.1/tokens/{uid}/authorize?type=RFID", body, format="json")
+
+    allowed = ask("card1", where).json()["data"]  # idTags compare case-insensitively
+    assert AuthorizationInfoSerializer(data=allowed).is_valid()
+    assert allowed["allowed"] == "ALLOWED" and allowed["location"] == where and allowed["authorization_reference"]
+    assert ask("BLOCKED1").json()["data"]["allowed"] == "BLOCKED"
+    assert ask("OLD1").json()["data"]["allowed"] == "EXPIRED"
+    unknown = ask("NOPE")
+    assert unknown.status_code == 404 and unknown.json()["status_code"] == 2004
+    bad = ask("CARD1", {"evse_uids": ["1"]})
+    assert bad.status_code == 400 and "location_id" in bad.json()["status_message"]
