@@ -8,19 +8,24 @@ from ocpp_core.admin.common import ReadOnlyAdminMixin
 from powerfill.accounts.scoping import AccountScopedAdmin
 
 from .models import (
+    Cdr,
     Location,
     ModuleSync,
     OcpiIdentity,
     OutboxMessage,
     PartnerLocation,
+    PartnerObject,
     PartnerToken,
     Party,
     PartyRole,
+    Tariff,
+    TariffVersion,
 )
 from .protocol import OcpiError, public_base_url
 from .services.credentials import party_register_with, party_reinvite
 from .services.locations import location_save
 from .services.pull import PULLS
+from .services.tariffs import tariff_save
 from .tasks import outbox_send_task, partner_module_pull_task
 
 # A URL typed without a scheme means https (Django 6's default; 5.2 still assumes http and warns).
@@ -163,6 +168,56 @@ class PartnerLocationAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     list_select_related = ("partner",)
     search_fields = ("ocpi_id", "party_id")
     readonly_fields = ("partner", "country_code", "party_id", "ocpi_id", "data", "last_updated", "received_at")
+
+
+class TariffVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TariffVersion
+    extra = 0
+    fields = readonly_fields = ("valid_from", "data")
+    verbose_name_plural = "versions (sessions are priced by the one in force when they started)"
+
+
+@admin.register(Tariff)
+class TariffAdmin(AccountScopedAdmin):
+    """Tariffs we publish over OCPI; a location names the one its connectors charge by. Saving records a version
+    and sends it to partner eMSPs; past sessions keep the version they started under."""
+
+    account_lookup = "identity__account"
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
+    list_display = ("ocpi_id", "identity", "currency", "type", "updated_at")
+    list_filter = ("currency",)
+    list_select_related = ("identity",)
+    search_fields = ("ocpi_id",)
+    inlines = [TariffVersionInline]
+
+    def save_model(self, request, obj, form, change):
+        tariff_save(tariff=obj)
+
+
+@admin.register(Cdr)
+class CdrAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Charge detail records we issued to partner eMSPs for their customers' sessions (never changed)."""
+
+    account_lookup = "partner__account"
+    list_display = ("ocpi_id", "partner", "transaction", "created_at")
+    list_filter = (("partner", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("partner", "transaction")
+    search_fields = ("ocpi_id",)
+    readonly_fields = ("ocpi_id", "partner", "transaction", "data", "created_at")
+
+
+@admin.register(PartnerObject)
+class PartnerObjectAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Partner CPOs' sessions, CDRs and tariffs as we hold them as eMSP (pushed to us or pulled)."""
+
+    account_lookup = "partner__account"
+    list_display = ("__str__", "module", "partner", "last_updated", "received_at")
+    list_filter = ("module", ("partner", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("partner",)
+    search_fields = ("ocpi_id",)
+    readonly_fields = (
+        "partner", "module", "country_code", "party_id", "ocpi_id", "data", "last_updated", "received_at",
+    )  # fmt: skip
 
 
 @admin.register(PartnerToken)

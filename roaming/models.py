@@ -138,6 +138,14 @@ class Location(models.Model):
     longitude = models.DecimalField(max_digits=10, decimal_places=7)
     time_zone = models.CharField(max_length=255, help_text="IANA time zone, e.g. Europe/Berlin.")
     parking_type = models.CharField(max_length=20, choices=ParkingType.choices, blank=True)
+    tariff = models.ForeignKey(
+        "Tariff",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="locations",
+        help_text="What charging here costs (every connector); sessions are priced by the version in force then.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -213,6 +221,11 @@ class OutboxMessage(models.Model):
     method = models.CharField(max_length=6)
     url = models.URLField(max_length=500)
     body = models.JSONField(null=True, blank=True)
+    build_at_send = models.BooleanField(
+        default=False,
+        help_text="URL and body are made when it is sent, from the object as it is then (sessions and CDRs, whose "
+        "changes are recorded by the chargers' SQL).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     next_attempt_at = models.DateTimeField(db_index=True)
     claimed_until = models.DateTimeField(null=True, blank=True, help_text="A worker is sending it (until then).")
@@ -267,3 +280,90 @@ class PartnerToken(models.Model):
 
     def __str__(self):
         return f"{self.country_code}*{self.party_id} {self.uid} ({self.type})"
+
+
+class Tariff(models.Model):
+    """A tariff we publish as CPO. Its elements (price components and restrictions) are kept in OCPI's own form,
+    checked against the field rules when saved. Every save records a TariffVersion: a session is priced by the
+    version in force when it started, so changing a tariff never changes what a past session cost."""
+
+    identity = models.ForeignKey(OcpiIdentity, on_delete=models.PROTECT, related_name="tariffs")
+    ocpi_id = models.CharField("OCPI id", max_length=36, help_text="Unique among the identity's tariffs.")
+    currency = models.CharField(max_length=3, validators=[RegexValidator(r"^[A-Z]{3}$", "ISO 4217, e.g. EUR.")])
+    type = models.CharField(max_length=20, blank=True, help_text="AD_HOC_PAYMENT, PROFILE_CHEAP, ..., or blank.")
+    alt_text = models.JSONField(
+        default=list, blank=True, help_text='What it costs in words: [{"language": "en", "text": "..."}].'
+    )
+    alt_url = models.URLField(blank=True, max_length=255)
+    min_price = models.JSONField(null=True, blank=True, help_text='{"excl_vat": 0.5, "incl_vat": 0.6}')
+    max_price = models.JSONField(null=True, blank=True)
+    elements = models.JSONField(help_text="OCPI tariff elements: price_components and optional restrictions.")
+    start_date_time = models.DateTimeField(null=True, blank=True)
+    end_date_time = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ocpi_id"]
+        constraints = [models.UniqueConstraint(fields=["identity", "ocpi_id"], name="roaming_tariff_unique_id")]
+
+    def __str__(self):
+        return f"{self.ocpi_id} ({self.currency})"
+
+
+class TariffVersion(models.Model):
+    """A tariff as it was published from `valid_from` on: the OCPI object, never changed afterwards."""
+
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="versions")
+    valid_from = models.DateTimeField(db_index=True)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["tariff", "-valid_from", "-pk"]
+
+    def __str__(self):
+        return f"{self.tariff} from {self.valid_from:%Y-%m-%d %H:%M:%S}"
+
+
+class Cdr(models.Model):
+    """A charge detail record we issued as CPO for a roaming session: made once when the session ended, priced by
+    the tariff version in force when it started, and never changed (OCPI sends corrections as new CDRs)."""
+
+    partner = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="cdrs", help_text="The session's eMSP.")
+    transaction = models.OneToOneField("ocpp_core.Transaction", on_delete=models.PROTECT, related_name="ocpi_cdr")
+    ocpi_id = models.CharField("OCPI id", max_length=39, unique=True)
+    data = models.JSONField(help_text="The CDR as sent.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "CDR"
+
+    def __str__(self):
+        return self.ocpi_id
+
+
+class PartnerObject(models.Model):
+    """A partner CPO's session, CDR or tariff, as we hold it as eMSP: pushed to our Receiver interface or pulled from
+    its Sender interface, both through roaming.services.partner_objects. Like PartnerLocation, the object is kept as
+    sent (checked against the field rules); the columns are what we look it up and order it by."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="held_objects")
+    module = models.CharField(max_length=10, help_text="sessions, cdrs or tariffs")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    ocpi_id = models.CharField("OCPI id", max_length=39)
+    data = models.JSONField()
+    last_updated = models.DateTimeField(help_text="The CPO's last_updated of the object.")
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["module", "country_code", "party_id", "ocpi_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "module", "country_code", "party_id", "ocpi_id"],
+                name="roaming_partner_object_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.module} {self.country_code}*{self.party_id} {self.ocpi_id}"

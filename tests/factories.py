@@ -29,13 +29,16 @@ from priority.choices import PriorityChangeSource
 from priority.models import AllocationRun, ConnectorLoad, PriorityChange, TimeOfUseWindow
 from roaming.choices import OcpiRole, RegistrationState
 from roaming.models import (
+    Cdr,
     Location,
     OcpiIdentity,
     OutboxMessage,
     PartnerLocation,
+    PartnerObject,
     PartnerToken,
     Party,
     PartyRole,
+    Tariff,
 )
 from sites.models import Node
 
@@ -338,6 +341,47 @@ class LocationFactory(factory.django.DjangoModelFactory):
     latitude = "52.520008"
     longitude = "13.404954"
     time_zone = "Europe/Berlin"
+
+
+class TariffFactory(factory.django.DjangoModelFactory):
+    """A tariff of 0.30 EUR per kWh (roaming.services.tariffs.tariff_save also records its versions)."""
+
+    class Meta:
+        model = Tariff
+
+    identity = factory.SubFactory(OcpiIdentityFactory)
+    ocpi_id = factory.Sequence(lambda n: f"TARIFF{n}")
+    currency = "EUR"
+    elements = factory.LazyFunction(lambda: [{"price_components": [{"type": "ENERGY", "price": 0.3, "step_size": 1}]}])
+
+
+class CdrFactory(factory.django.DjangoModelFactory):
+    """A CDR we issued for a partner's session (roaming.services.sessions.cdr_issue makes real ones)."""
+
+    class Meta:
+        model = Cdr
+
+    partner = factory.SubFactory(PartyFactory)
+    transaction = factory.SubFactory(
+        TransactionFactory, charge_box__account=factory.SelfAttribute("...partner.account")
+    )
+    ocpi_id = factory.Sequence(lambda n: f"ACM{n}")
+    data = factory.LazyAttribute(lambda cdr: {"id": cdr.ocpi_id})
+
+
+class PartnerObjectFactory(factory.django.DjangoModelFactory):
+    """A partner CPO's session as we hold it."""
+
+    class Meta:
+        model = PartnerObject
+
+    partner = factory.SubFactory(PartyFactory)
+    module = "sessions"
+    country_code = "BE"
+    party_id = "BEC"
+    ocpi_id = factory.Sequence(lambda n: f"S{n}")
+    data = factory.LazyAttribute(lambda row: {"id": row.ocpi_id})
+    last_updated = factory.LazyFunction(timezone.now)
 
 
 class PartnerLocationFactory(factory.django.DjangoModelFactory):

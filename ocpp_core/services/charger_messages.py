@@ -23,6 +23,7 @@ from ocpp.v16.enums import AuthorizationStatus, ChargePointStatus, DataTransferS
 
 from permissions.selectors import TagAuthorization, authorization_from_row, authorization_statement
 from priority.services.priorities import connector_unplug_statements
+from roaming.services.session_events import session_change_statements
 
 from ..choices import ChargerEventKind, ReservationStatus, StopEventActor
 from ..db import OcppDatabase, Statement, Statements, ocpp_db
@@ -298,19 +299,23 @@ async def transaction_start(
         info = IdTagInfo(AuthorizationStatus.invalid)
 
     key = [charge_box.pk, connector_id, id_tag, meter_start, started_at]
-    created = await db.fetchone(
-        f"INSERT INTO {tx_table} (charge_box_id, connector_id, id_tag, meter_start, started_at, ocpp_tag_id, "
-        "start_status, reservation_id, stop_reason, stop_id_tag, stop_event_actor, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', '', %s) "
-        "ON CONFLICT (charge_box_id, connector_id, id_tag, meter_start, started_at) DO NOTHING RETURNING id",
-        [
-            *key,
-            authorization.ocpp_tag.pk if authorization.ocpp_tag else None,
-            info.status,
-            reservation,
-            timezone.now(),
-        ],
-    )
+    async with db.transaction():  # the session and, for a partner's token, its push to the eMSP (roaming)
+        created = await db.fetchone(
+            f"INSERT INTO {tx_table} (charge_box_id, connector_id, id_tag, meter_start, started_at, ocpp_tag_id, "
+            "start_status, reservation_id, stop_reason, stop_id_tag, stop_event_actor, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', '', %s) "
+            "ON CONFLICT (charge_box_id, connector_id, id_tag, meter_start, started_at) DO NOTHING RETURNING id",
+            [
+                *key,
+                authorization.ocpp_tag.pk if authorization.ocpp_tag else None,
+                info.status,
+                reservation,
+                timezone.now(),
+            ],
+        )
+        if created is not None and authorization.ocpp_tag is not None:
+            for statement in session_change_statements(transaction_id=created[0]):
+                await db.execute(*statement)
     if created is None:  # a replay: answer with the first start's id and status
         transaction_id, start_status = await db.fetchone(
             f"SELECT id, start_status FROM {tx_table} WHERE charge_box_id = %s AND connector_id = %s "
@@ -368,6 +373,8 @@ async def transaction_stop(
                 charge_box_pk=charge_box.pk, connector_id=stopped[0], at=timezone.now(), lock_row=True
             ):
                 await db.execute(*unplug)
+            for statement in session_change_statements(transaction_id=transaction_id, stopped=True):
+                await db.execute(*statement)
     if stopped is None and not await db.fetchone(
         f"SELECT 1 FROM {tx_table} WHERE id = %s AND charge_box_id = %s", [transaction_id, charge_box.pk]
     ):
@@ -393,7 +400,9 @@ async def meter_values_record(
         charge_box=charge_box, connector_id=connector_id, transaction_id=transaction_id, meter_value=meter_value
     )
     if readings is not None:
-        await db.write(readings)
+        # A roaming session's energy changed: its eMSP gets the session again (roaming.services.session_events).
+        roaming = session_change_statements(transaction_id=transaction_id) if transaction_id is not None else []
+        await db.write(readings, *roaming)
 
 
 def meter_values_statement(

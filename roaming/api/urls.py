@@ -2,10 +2,17 @@ from django.urls import path
 
 from ..protocol import SUPPORTED_VERSION
 from .views import (
+    CpoCdrsView,
     CpoLocationsView,
+    CpoSessionsView,
+    CpoTariffsView,
     CpoTokensView,
     CredentialsView,
+    EmspCdrsView,
+    EmspCdrView,
     EmspLocationsView,
+    EmspSessionsView,
+    EmspTariffsView,
     EmspTokenAuthorizeView,
     EmspTokensView,
     VersionDetailsView,
@@ -13,10 +20,12 @@ from .views import (
 )
 
 app_name = "ocpi"
+V = SUPPORTED_VERSION
 
 CPO_LOCATIONS = f"cpo/{SUPPORTED_VERSION}/locations"
 CPO_TOKEN = f"cpo/{SUPPORTED_VERSION}/tokens/<str:country_code>/<str:party_id>/<str:token_uid>"
 EMSP_TOKENS = f"emsp/{SUPPORTED_VERSION}/tokens"
+OWNED = "<str:country_code>/<str:party_id>"  # an object's owner in a Receiver URL
 EMSP_LOCATION = f"emsp/{SUPPORTED_VERSION}/locations/<str:country_code>/<str:party_id>/<str:location_id>"
 
 urlpatterns = [
@@ -36,4 +45,12 @@ urlpatterns = [
     path(CPO_TOKEN, CpoTokensView.as_view(), name="cpo-token"),
     path(EMSP_TOKENS, EmspTokensView.as_view(), name="emsp-tokens"),
     path(f"{EMSP_TOKENS}/<str:token_uid>/authorize", EmspTokenAuthorizeView.as_view(), name="emsp-token-authorize"),
+    # Sessions, CDRs and tariffs: we as CPO offer ours; as eMSP we receive partner CPOs'.
+    path(f"cpo/{V}/sessions", CpoSessionsView.as_view(), name="cpo-sessions"),
+    path(f"cpo/{V}/cdrs", CpoCdrsView.as_view(), name="cpo-cdrs"),
+    path(f"cpo/{V}/tariffs", CpoTariffsView.as_view(), name="cpo-tariffs"),
+    path(f"emsp/{V}/sessions/{OWNED}/<str:session_id>", EmspSessionsView.as_view(), name="emsp-session"),
+    path(f"emsp/{V}/cdrs", EmspCdrsView.as_view(), name="emsp-cdrs"),
+    path(f"emsp/{V}/cdrs/<int:cdr_pk>", EmspCdrView.as_view(), name="emsp-cdr"),
+    path(f"emsp/{V}/tariffs/{OWNED}/<str:tariff_id>", EmspTariffsView.as_view(), name="emsp-tariff"),
 ]

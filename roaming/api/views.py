@@ -1,5 +1,6 @@
 """OCPI endpoints: thin views over roaming.services; every answer, errors included, is an OCPI envelope."""
 
+from django.db.models import F
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -8,6 +9,7 @@ from rest_framework.views import APIView
 from powerfill.api.parsers import ApiJSONParser
 
 from ..locations import location_objects, locations_of
+from ..models import Cdr
 from ..objects import LocationReferencesSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url, unknown_location
 from ..selectors import primary_identity
@@ -26,7 +28,16 @@ from ..services.partner_locations import (
     partner_location_patch,
     partner_location_put,
 )
+from ..services.partner_objects import (
+    partner_cdr_post,
+    partner_object,
+    partner_object_put,
+    partner_session_patch,
+    partner_tariff_delete,
+)
 from ..services.partner_tokens import partner_token_object, partner_token_patch, partner_token_put
+from ..sessions import roaming_transactions, session_facts, session_object
+from ..tariffs import tariff_objects, tariffs_of
 from ..tokens import token_authorization, token_objects, tokens_of
 from .authentication import HoldsAnyToken, IsRegisteredParty, OcpiTokenAuthentication
 from .pagination import paginated_response
@@ -206,3 +217,99 @@ def _identity_of(party):
     if identity is None:
         raise OcpiError("No OCPI identity for this account.", status_code=OcpiStatus.SERVER_ERROR, http_status=500)
     return identity
+
+
+class CpoSessionsView(OcpiView):
+    """Sessions, Sender interface (we are the CPO): a partner eMSP reads its own customers' sessions, paginated."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request):
+        sessions = roaming_transactions(request.auth.account_id).filter(ocpp_tag__partner_token__partner=request.auth)
+        return paginated_response(request, sessions, serialize=_session_objects)
+
+
+def _session_objects(transactions) -> list[dict]:
+    return [session_object(facts) for facts in map(session_facts, transactions) if facts is not None]
+
+
+class CpoCdrsView(OcpiView):
+    """CDRs, Sender interface (we are the CPO): a partner eMSP reads the CDRs of its customers' sessions."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request):
+        cdrs = Cdr.objects.filter(partner=request.auth).annotate(last_updated=F("created_at"))
+        return paginated_response(request, cdrs, serialize=lambda page: [cdr.data for cdr in page])
+
+
+class CpoTariffsView(OcpiView):
+    """Tariffs, Sender interface (we are the CPO)."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request):
+        return paginated_response(request, tariffs_of(request.auth.account_id), serialize=tariff_objects)
+
+
+class EmspSessionsView(OcpiView):
+    """Sessions, Receiver interface (we are the eMSP): a partner CPO pushes our customers' sessions."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, country_code, party_id, session_id):
+        ids = {"country_code": country_code, "party_id": party_id, "object_id": session_id}
+        return Response(envelope(partner_object(party=request.auth, module="sessions", **ids)))
+
+    def put(self, request, country_code, party_id, session_id):
+        ids = {"country_code": country_code, "party_id": party_id, "object_id": session_id}
+        partner_object_put(party=request.auth, module="sessions", **ids, data=request.data)
+        return Response(envelope())
+
+    def patch(self, request, country_code, party_id, session_id):
+        partner_session_patch(
+            party=request.auth, country_code=country_code, party_id=party_id, session_id=session_id, data=request.data
+        )
+        return Response(envelope())
+
+
+class EmspCdrsView(OcpiView):
+    """CDRs, Receiver interface (we are the eMSP): a partner CPO posts the CDR of a session; the Location header
+    says where it can read it back."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def post(self, request):
+        stored, _ = partner_cdr_post(party=request.auth, data=request.data)
+        response = Response(envelope(), status=status.HTTP_201_CREATED)
+        response["Location"] = f"{self.base_url()}/ocpi/emsp/{SUPPORTED_VERSION}/cdrs/{stored.pk}"
+        return response
+
+
+class EmspCdrView(OcpiView):
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, cdr_pk):
+        stored = request.auth.held_objects.filter(module="cdrs", pk=cdr_pk).first()
+        if stored is None:
+            raise OcpiError(f"Unknown CDR {cdr_pk}.", http_status=404)
+        return Response(envelope(stored.data))
+
+
+class EmspTariffsView(OcpiView):
+    """Tariffs, Receiver interface (we are the eMSP): a partner CPO pushes its tariffs, or removes one."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, country_code, party_id, tariff_id):
+        ids = {"country_code": country_code, "party_id": party_id, "object_id": tariff_id}
+        return Response(envelope(partner_object(party=request.auth, module="tariffs", **ids)))
+
+    def put(self, request, country_code, party_id, tariff_id):
+        ids = {"country_code": country_code, "party_id": party_id, "object_id": tariff_id}
+        partner_object_put(party=request.auth, module="tariffs", **ids, data=request.data)
+        return Response(envelope())
+
+    def delete(self, request, country_code, party_id, tariff_id):
+        partner_tariff_delete(party=request.auth, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
+        return Response(envelope())

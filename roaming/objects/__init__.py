@@ -5,6 +5,17 @@ Fields the spec lists as optional and complex (opening times, energy mix, images
 only; unknown fields are ignored, as the spec asks of receivers.
 One module per OCPI module; the names are re-exported here."""
 
+from .cdrs import (
+    AUTH_METHODS,
+    CDR_DIMENSION_TYPES,
+    CdrDimensionSerializer,
+    CdrLocationSerializer,
+    CdrSerializer,
+    CdrTokenSerializer,
+    ChargingPeriodSerializer,
+    SignedDataSerializer,
+    SignedValueSerializer,
+)
 from .common import OcpiDateTimeField, first_error
 from .credentials import BusinessDetailsSerializer, CredentialsRoleSerializer, CredentialsSerializer
 from .locations import (
@@ -18,24 +29,60 @@ from .locations import (
     LocationSerializer,
     NestedConnectorSerializer,
 )
+from .sessions import SESSION_STATUSES, SessionSerializer
+from .tariffs import (
+    DAYS_OF_WEEK,
+    RESERVATION_RESTRICTION_TYPES,
+    TARIFF_DIMENSION_TYPES,
+    TARIFF_TYPES,
+    DisplayTextSerializer,
+    PriceComponentSerializer,
+    PriceSerializer,
+    PushedTariffSerializer,
+    TariffElementSerializer,
+    TariffRestrictionsSerializer,
+    TariffSerializer,
+)
 from .tokens import AuthorizationInfoSerializer, LocationReferencesSerializer, TokenSerializer
 
 __all__ = [
+    "AUTH_METHODS",
     "CAPABILITIES",
+    "CDR_DIMENSION_TYPES",
     "CONNECTOR_FORMATS",
     "CONNECTOR_TYPES",
+    "DAYS_OF_WEEK",
     "POWER_TYPES",
+    "RESERVATION_RESTRICTION_TYPES",
+    "SESSION_STATUSES",
+    "TARIFF_DIMENSION_TYPES",
+    "TARIFF_TYPES",
+    "AuthorizationInfoSerializer",
     "BusinessDetailsSerializer",
+    "CdrDimensionSerializer",
+    "CdrLocationSerializer",
+    "CdrSerializer",
+    "CdrTokenSerializer",
+    "ChargingPeriodSerializer",
     "ConnectorSerializer",
     "CredentialsRoleSerializer",
     "CredentialsSerializer",
+    "DisplayTextSerializer",
     "EvseSerializer",
     "GeoLocationSerializer",
+    "LocationReferencesSerializer",
     "LocationSerializer",
     "NestedConnectorSerializer",
     "OcpiDateTimeField",
-    "first_error",
-    "AuthorizationInfoSerializer",
-    "LocationReferencesSerializer",
+    "PriceComponentSerializer",
+    "PriceSerializer",
+    "PushedTariffSerializer",
+    "SessionSerializer",
+    "SignedDataSerializer",
+    "SignedValueSerializer",
+    "TariffElementSerializer",
+    "TariffRestrictionsSerializer",
+    "TariffSerializer",
     "TokenSerializer",
+    "first_error",
 ]

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from ..choices import AllowedType, TokenType, WhitelistType
 from .common import OcpiDateTimeField
+from .tariffs import DisplayTextSerializer
 
 PROFILE_TYPES = ["CHEAP", "FAST", "GREEN", "REGULAR"]
 
@@ -33,11 +34,6 @@ class TokenSerializer(serializers.Serializer):
 class LocationReferencesSerializer(serializers.Serializer):
     location_id = serializers.CharField(max_length=36)
     evse_uids = serializers.ListField(child=serializers.CharField(max_length=36), required=False)
-
-
-class DisplayTextSerializer(serializers.Serializer):
-    language = serializers.CharField(max_length=2)
-    text = serializers.CharField(max_length=512)
 
 
 class AuthorizationInfoSerializer(serializers.Serializer):

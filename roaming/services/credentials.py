@@ -51,6 +51,11 @@ def our_endpoints(base_url: str) -> list[dict]:
         {"identifier": "locations", "role": "RECEIVER", "url": f"{emsp}/locations"},
         {"identifier": "tokens", "role": "SENDER", "url": f"{emsp}/tokens"},
         {"identifier": "tokens", "role": "RECEIVER", "url": f"{cpo}/tokens"},
+        *(
+            {"identifier": module, "role": role, "url": f"{base}/{module}"}
+            for module in ("sessions", "cdrs", "tariffs")
+            for role, base in (("SENDER", cpo), ("RECEIVER", emsp))
+        ),
     ]
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..client import OcpiClientError, ocpi_request
 from ..models import OutboxMessage, Party
+from .sessions import NothingToSend, session_message_build
 
 CLAIM = timedelta(seconds=60)  # longer than one call may take (client timeout 15 s); a dead worker's claim lapses
 FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 3600
@@ -32,6 +33,14 @@ def outbox_send(message_pk: int) -> bool:
     if message is None:
         return False
     partner = message.partner
+    if message.build_at_send:
+        try:
+            message.url, message.body = session_message_build(message)
+        except NothingToSend as reason:
+            message.gave_up_at, message.claimed_until, message.last_error = timezone.now(), None, str(reason)
+            message.save(update_fields=["gave_up_at", "claimed_until", "last_error"])
+            return False
+        message.save(update_fields=["url", "body"])  # what was sent, for the admin
     try:
         ocpi_request(
             message.method,

@@ -12,6 +12,7 @@ from ..client import OcpiClientError, ocpi_page
 from ..models import ModuleSync, Party
 from ..protocol import OcpiError
 from .partner_locations import partner_location_put
+from .partner_objects import partner_cdr_post, partner_object_put
 from .partner_tokens import partner_token_put
 
 PULL_OVERLAP = timedelta(minutes=1)  # more than the clocks of two platforms differ, and than a page takes
@@ -89,5 +90,36 @@ def _token_store(party: Party, data: dict) -> bool:
     )
 
 
-# What we pull from partners, by module: as eMSP their locations, as CPO their tokens.
-PULLS = {"locations": partner_locations_pull, "tokens": partner_tokens_pull}
+def _session_or_tariff_store(module: str) -> Callable[[Party, dict], bool]:
+    def store(party: Party, data: dict) -> bool:
+        return partner_object_put(
+            party=party,
+            module=module,
+            country_code=data["country_code"],
+            party_id=data["party_id"],
+            object_id=str(data["id"]),
+            data=data,
+        )
+
+    return store
+
+
+def _cdr_store(party: Party, data: dict) -> bool:
+    return partner_cdr_post(party=party, data=data)[1]
+
+
+def _pull_of(module: str, store: Callable[[Party, dict], bool]) -> Callable[..., int]:
+    def pull(*, party: Party) -> int:
+        return partner_module_pull(party=party, module=module, store=store)
+
+    return pull
+
+
+# What we pull from partners, by module: as eMSP their locations, sessions, CDRs and tariffs; as CPO their tokens.
+PULLS = {
+    "locations": partner_locations_pull,
+    "tokens": partner_tokens_pull,
+    "sessions": _pull_of("sessions", _session_or_tariff_store("sessions")),
+    "cdrs": _pull_of("cdrs", _cdr_store),
+    "tariffs": _pull_of("tariffs", _session_or_tariff_store("tariffs")),
+}

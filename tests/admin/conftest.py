@@ -5,6 +5,7 @@ from powerfill.accounts.services import api_token_create, operators_group_sync
 from ..factories import (
     AccountFactory,
     AllocationRunFactory,
+    CdrFactory,
     ChargeBoxFactory,
     ChargerEventFactory,
     ChargingProfileFactory,
@@ -23,10 +24,12 @@ from ..factories import (
     OperatorUserFactory,
     OutboxMessageFactory,
     PartnerLocationFactory,
+    PartnerObjectFactory,
     PartnerTokenFactory,
     PartyFactory,
     PriorityChangeFactory,
     ReservationFactory,
+    TariffFactory,
     TimeOfUseWindowFactory,
     TransactionFactory,
     UnknownChargeBoxFactory,
@@ -69,6 +72,9 @@ MAKERS = {
     "roaming.location": lambda account: LocationFactory(identity__account=account),
     "roaming.partnerlocation": lambda account: PartnerLocationFactory(partner__account=account),
     "roaming.partnertoken": lambda account: PartnerTokenFactory(partner__account=account),
+    "roaming.tariff": lambda account: TariffFactory(identity__account=account),
+    "roaming.cdr": lambda account: CdrFactory(partner__account=account),
+    "roaming.partnerobject": lambda account: PartnerObjectFactory(partner__account=account),
     "roaming.outboxmessage": lambda account: OutboxMessageFactory(partner__account=account),
 }
 

@@ -28,6 +28,8 @@ ADDED_ONLY_BY_CHARGERS = {
     "priority.allocationrun",
     "roaming.partnerlocation",
     "roaming.partnertoken",
+    "roaming.cdr",
+    "roaming.partnerobject",
     "roaming.outboxmessage",
 }
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]

@@ -1,0 +1,46 @@
+"""The chargers' hot path (ocpp_core.services.charger_messages) records that a roaming session changed: SQL that
+runs in the same database transaction as the change, and writes an outbox row only for a transaction by a partner's
+token (for every other one it inserts nothing). The row is built when it is sent (OutboxMessage.build_at_send), from
+the session as it is then, by roaming.services.sessions: so changes that come while one is waiting are folded into
+it, and the partner gets the latest state, in order."""
+
+from django.utils import timezone
+
+from ocpp_core.models import Transaction
+
+from ..models import OutboxMessage, PartnerToken
+
+SESSION_PUT, CDR_POST = "PUT", "POST"
+
+
+def session_change_statements(*, transaction_id: int, stopped: bool = False) -> list[tuple[str, list]]:
+    """A session PUT for the session's eMSP unless one is already waiting unclaimed; at the stop also the CDR's POST
+    (once per session)."""
+    now = timezone.now()
+    key = session_key(transaction_id)
+    statements = [_enqueue(transaction_id, key, SESSION_PUT, now, waiting_only=True)]
+    if stopped:
+        statements.append(_enqueue(transaction_id, key, CDR_POST, now, waiting_only=False))
+    return statements
+
+
+def session_key(transaction_id: int) -> str:
+    return f"sessions:{transaction_id}"
+
+
+def _enqueue(transaction_id: int, key: str, method: str, now, *, waiting_only: bool) -> tuple[str, list]:
+    outbox, tokens, transactions = (
+        OutboxMessage._meta.db_table,
+        PartnerToken._meta.db_table,
+        Transaction._meta.db_table,
+    )
+    already = f"SELECT 1 FROM {outbox} o WHERE o.partner_id = pt.partner_id AND o.key = %s AND o.method = %s"
+    if waiting_only:
+        already += " AND o.sent_at IS NULL AND o.gave_up_at IS NULL AND o.claimed_until IS NULL"
+    sql = (
+        f"INSERT INTO {outbox} (partner_id, key, method, url, body, build_at_send, created_at, next_attempt_at, "
+        "attempts, last_error) "
+        f"SELECT pt.partner_id, %s, %s, '', NULL, %s, %s, %s, 0, '' FROM {transactions} t "
+        f"JOIN {tokens} pt ON pt.ocpp_tag_id = t.ocpp_tag_id WHERE t.id = %s AND NOT EXISTS ({already})"
+    )
+    return sql, [key, method, True, now, now, transaction_id, key, method]

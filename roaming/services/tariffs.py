@@ -1,0 +1,42 @@
+"""Our tariffs (we are the CPO): saving one records a new version and queues it for every partner eMSP that
+receives tariffs."""
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..choices import OcpiRole, RegistrationState
+from ..models import Party, Tariff, TariffVersion
+from ..objects import TariffSerializer, first_error
+from ..tariffs import tariff_object
+from .outbox import outbox_enqueue
+
+
+@transaction.atomic
+def tariff_save(*, tariff: Tariff) -> Tariff:
+    """Check the tariff (model fields and the OCPI field rules of the whole object), save it, record the version
+    now in force and queue it for the partners."""
+    tariff.full_clean()
+    tariff.updated_at = timezone.now()
+    candidate = TariffSerializer(data=tariff_object(tariff))
+    if not candidate.is_valid():
+        field = first_error(candidate.errors)
+        key = "elements" if field.startswith("elements") else NON_FIELD_ERRORS
+        raise ValidationError({key: f"Not a valid OCPI tariff: {field}"})
+    tariff.save()
+    body = tariff_object(tariff)
+    TariffVersion.objects.create(tariff=tariff, valid_from=tariff.updated_at, data=body)
+    partners = Party.objects.filter(
+        account_id=tariff.identity.account_id, state=RegistrationState.REGISTERED, roles__role=OcpiRole.EMSP
+    ).distinct()
+    for partner in partners:
+        url = partner.endpoint_url("tariffs", "RECEIVER")
+        if url is not None:
+            outbox_enqueue(
+                partner=partner,
+                key=f"tariffs:{body['country_code']}:{body['party_id']}:{body['id']}",
+                method="PUT",
+                url=f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['id']}",
+                body=body,
+            )
+    return tariff

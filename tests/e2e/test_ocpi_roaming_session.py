@@ -1,0 +1,148 @@
+"""Roaming end to end between two platforms over real HTTP: we are the CPO, the peer is the eMSP. The peer's card,
+pulled as a token, charges at our charger where the operator granted the peer's tag group; the session reaches the
+peer as it runs, then its CDR, priced by our tariff; our tariff reaches it too."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ocpp_core.models import ChargeBox, Connector
+from permissions.services import permission_grant
+from roaming.models import Cdr, Location, OutboxMessage, PartnerToken, Party, Tariff
+from roaming.objects import CdrSerializer, SessionSerializer
+from roaming.services.credentials import party_register_with
+from roaming.services.locations import location_save
+from roaming.services.outbox import outbox_due, outbox_send
+from roaming.services.pull import partner_tokens_pull
+from roaming.services.tariffs import tariff_save
+from sites.models import Node
+
+from .ocpp_client import raw_charger
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PEER_EMSP = """
+import json
+from powerfill.accounts.models import Account
+from ocpp_core.models import OcppTag
+from roaming.models import OcpiIdentity
+from roaming.services.credentials import party_invite
+account = Account.objects.create(name="Peer Mobility")
+OcpiIdentity.objects.create(account=account, country_code="NL", party_id="PEE", name="Peer Mobility")
+OcppTag.objects.create(account=account, id_tag="PEERCARD1")
+OcppTag.objects.create(account=account, id_tag="PEERBLOCKED", max_active_transaction_count=0)
+print(json.dumps(party_invite(account=account, name="Acme").incoming_token))
+"""
+
+PEER_HOLDS = """
+import json
+from roaming.models import PartnerObject
+print(json.dumps({f"{o.module}:{o.ocpi_id}": o.data for o in PartnerObject.objects.all()}))
+"""
+
+TARIFF_ELEMENTS = [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}]
+
+
+def drain() -> None:
+    """What the Celery beat's drain does (the chargers' SQL queues session messages without waking a worker)."""
+    for message_pk in outbox_due():
+        outbox_send(message_pk)
+
+
+def at(minutes: int) -> str:
+    return (START + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+
+
+@pytest.fixture
+def roaming_site(daphne_server, peer, acme):
+    """We registered with the peer, pulled its tokens and let its group charge at our published garage."""
+    party = Party.objects.create(account=acme, name="Peer", versions_url=f"{peer.url}/ocpi/versions")
+    party.outgoing_token = peer.python(PEER_EMSP)
+    party_register_with(party=party, base_url=daphne_server)
+    party.refresh_from_db()
+    assert partner_tokens_pull(party=party) == 2
+    party.refresh_from_db()
+    node = Node.objects.create(account=acme, name="Garage")
+    permission_grant(holder=party.token_group, node=node)
+    box = ChargeBox.objects.create(account=acme, charge_box_id="ACME-1", node=node, max_current_a=32)
+    Connector.objects.create(charge_box=box, connector_id=1, status="Available")
+    identity = acme.ocpi_identities.get()
+    tariff = tariff_save(tariff=Tariff(identity=identity, ocpi_id="STD", currency="EUR", elements=TARIFF_ELEMENTS))
+    location_save(
+        location=Location(
+            identity=identity,
+            node=node,
+            ocpi_id="GARAGE",
+            address="Hauptstrasse 1",
+            city="Berlin",
+            country="DEU",
+            latitude="52.520008",
+            longitude="13.404954",
+            time_zone="Europe/Berlin",
+            tariff=tariff,
+        )  # fmt: skip
+    )
+    drain()
+    return party
+
+
+def test_a_foreign_card_charges_and_its_session_then_cdr_reach_the_emsp(daphne_server, peer, roaming_site):
+    assert PartnerToken.objects.get(uid="PEERBLOCKED").ocpp_tag.blocked
+    assert set(peer.python(PEER_HOLDS)) == {"tariffs:STD"}
+
+    async def charge(steps):
+        async with raw_charger(daphne_server, "ACME-1") as charger:
+            await charger.boot()
+            return await steps(charger)
+
+    async def start(charger):
+        refused = await charger.call("Authorize", {"idTag": "PEERBLOCKED"})
+        allowed = await charger.call("Authorize", {"idTag": "PEERCARD1"})
+        started = await charger.call(
+            "StartTransaction", {"connectorId": 1, "idTag": "PEERCARD1", "meterStart": 1000, "timestamp": at(0)}
+        )
+        reading = {"timestamp": at(15), "sampledValue": [{"value": "2.5", "unit": "kWh"}]}
+        await charger.call(
+            "MeterValues", {"connectorId": 1, "transactionId": started[2]["transactionId"], "meterValue": [reading]}
+        )
+        return refused[2], allowed[2], started[2]
+
+    refused, allowed, started = asyncio.run(charge(start))
+    assert refused["idTagInfo"]["status"] == "Blocked"
+    assert allowed["idTagInfo"]["status"] == "Accepted" and started["idTagInfo"]["status"] == "Accepted"
+    transaction_id = started["transactionId"]
+
+    drain()
+    session = peer.python(PEER_HOLDS)[f"sessions:{transaction_id}"]
+    assert SessionSerializer(data=session).is_valid()
+    assert session["status"] == "ACTIVE" and session["kwh"] == 1.5
+    assert session["cdr_token"] == {
+        "country_code": "NL", "party_id": "PEE", "uid": "PEERCARD1", "type": "RFID", "contract_id": "NL-PEE-CPEERCARD1",
+    }  # fmt: skip
+    assert (session["location_id"], session["currency"]) == ("GARAGE", "EUR")
+    # One message per change, folded while waiting: the start and the reading went out as one PUT.
+    assert OutboxMessage.objects.filter(key=f"sessions:{transaction_id}").count() == 1
+
+    async def stop(charger):
+        return await charger.call(
+            "StopTransaction", {"transactionId": transaction_id, "meterStop": 11000, "timestamp": at(25)}
+        )
+
+    asyncio.run(charge(stop))
+    drain()
+    drain()  # the CDR's POST waits for the session's last PUT
+    held = peer.python(PEER_HOLDS)
+    assert held[f"sessions:{transaction_id}"]["status"] == "COMPLETED"
+    assert held[f"sessions:{transaction_id}"]["end_date_time"] == at(25)
+    cdr = Cdr.objects.get()
+    assert held[f"cdrs:{cdr.ocpi_id}"] == cdr.data
+    serializer = CdrSerializer(data=cdr.data)
+    assert serializer.is_valid(), serializer.errors
+    assert cdr.data["total_energy"] == 10.0
+    assert cdr.data["total_cost"] == {"excl_vat": 3.0, "incl_vat": 3.57}
+    assert cdr.data["tariffs"][0]["id"] == "STD" and cdr.data["cdr_location"]["evse_uid"]
+    assert not OutboxMessage.objects.filter(sent_at=None).exists()
