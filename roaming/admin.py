@@ -18,6 +18,8 @@ from .models import (
     PartnerToken,
     Party,
     PartyRole,
+    ReceivedCommand,
+    SentCommand,
     Tariff,
     TariffVersion,
 )
@@ -218,6 +220,33 @@ class PartnerObjectAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     readonly_fields = (
         "partner", "module", "country_code", "party_id", "ocpi_id", "data", "last_updated", "received_at",
     )  # fmt: skip
+
+
+@admin.register(ReceivedCommand)
+class ReceivedCommandAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Commands partner eMSPs sent to our chargers: what we answered at once, and the result the charger gave."""
+
+    account_lookup = "partner__account"
+    list_display = ("command", "partner", "created_at", "response", "result", "message", "finished_at")
+    search_fields = ("command", "partner__name", "message")
+    list_filter = ("command", "response", "result", ("partner", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("partner",)
+    readonly_fields = (
+        "partner", "command", "data", "response", "result", "message", "operation_task", "reservation", "created_at",
+        "started_at", "finished_at",
+    )  # fmt: skip
+
+
+@admin.register(SentCommand)
+class SentCommandAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Commands we sent partner CPOs as eMSP, with their answer and the result they posted back."""
+
+    account_lookup = "partner__account"
+    list_display = ("command", "partner", "created_at", "response", "result", "result_at")
+    search_fields = ("command", "partner__name")
+    list_filter = ("command", ("partner", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("partner",)
+    readonly_fields = ("partner", "command", "data", "response", "result", "created_at", "result_at")
 
 
 @admin.register(PartnerToken)

@@ -71,3 +71,34 @@ class AllowedType(models.TextChoices):
     EXPIRED = "EXPIRED", "expired"
     NO_CREDIT = "NO_CREDIT", "no credit"
     NOT_ALLOWED = "NOT_ALLOWED", "not allowed here"
+
+
+class CommandType(models.TextChoices):
+    CANCEL_RESERVATION = "CANCEL_RESERVATION", "cancel a reservation"
+    RESERVE_NOW = "RESERVE_NOW", "reserve now"
+    START_SESSION = "START_SESSION", "start a session"
+    STOP_SESSION = "STOP_SESSION", "stop a session"
+    UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR", "unlock a connector"
+
+
+class CommandResponseType(models.TextChoices):
+    """The CPO's answer when it receives a command (before the charger is asked)."""
+
+    NOT_SUPPORTED = "NOT_SUPPORTED", "not supported"
+    REJECTED = "REJECTED", "rejected"
+    ACCEPTED = "ACCEPTED", "accepted: the result follows"
+    UNKNOWN_SESSION = "UNKNOWN_SESSION", "unknown session"
+
+
+class CommandResultType(models.TextChoices):
+    """What the charger made of a command, sent later to the eMSP's response_url."""
+
+    ACCEPTED = "ACCEPTED", "accepted"
+    CANCELED_RESERVATION = "CANCELED_RESERVATION", "the reservation was cancelled"
+    EVSE_OCCUPIED = "EVSE_OCCUPIED", "the EVSE is occupied"
+    EVSE_INOPERATIVE = "EVSE_INOPERATIVE", "the EVSE is inoperative"
+    FAILED = "FAILED", "failed"
+    NOT_SUPPORTED = "NOT_SUPPORTED", "not supported"
+    REJECTED = "REJECTED", "rejected"
+    TIMEOUT = "TIMEOUT", "the charger did not answer in time"
+    UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION", "unknown reservation"

@@ -8,7 +8,16 @@ from ocpp_core.models import OcppTag, OcppTagGroup
 from powerfill.accounts.models import Account
 from sites.models import Node
 
-from .choices import OcpiRole, ParkingType, RegistrationState, TokenType, WhitelistType
+from .choices import (
+    CommandResponseType,
+    CommandResultType,
+    CommandType,
+    OcpiRole,
+    ParkingType,
+    RegistrationState,
+    TokenType,
+    WhitelistType,
+)
 
 
 def new_token() -> str:
@@ -367,3 +376,56 @@ class PartnerObject(models.Model):
 
     def __str__(self):
         return f"{self.module} {self.country_code}*{self.party_id} {self.ocpi_id}"
+
+
+class ReceivedCommand(models.Model):
+    """A command a partner eMSP sent us as CPO (start or stop a session, reserve, cancel, unlock), carried out as an
+    OCPP operation by a Celery worker; its result goes to the eMSP's response_url through the outbox."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="received_commands")
+    command = models.CharField(max_length=20, choices=CommandType.choices)
+    data = models.JSONField(help_text="The command as the eMSP sent it.")
+    response = models.CharField(
+        max_length=16, choices=CommandResponseType.choices, help_text="What we answered at once."
+    )
+    result = models.CharField(max_length=20, choices=CommandResultType.choices, blank=True)
+    message = models.CharField(max_length=512, blank=True, help_text="Why, in words (sent with the result).")
+    operation_task = models.ForeignKey(
+        "ocpp_core.OperationTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reservation = models.ForeignKey(
+        "ocpp_core.Reservation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="RESERVE_NOW: the reservation made (CANCEL_RESERVATION finds it by the eMSP's reservation_id).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="A worker took it up (it runs once).")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.command} from {self.partner_id} ({self.result or self.response})"
+
+
+class SentCommand(models.Model):
+    """A command we sent a partner CPO as eMSP. The CPO answers at once (response) and later posts the result to the
+    response_url we gave, which names this row."""
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="sent_commands")
+    command = models.CharField(max_length=20, choices=CommandType.choices)
+    data = models.JSONField(help_text="The command as sent.")
+    response = models.JSONField(null=True, blank=True, help_text="The CPO's CommandResponse.")
+    result = models.JSONField(null=True, blank=True, help_text="The CommandResult posted to our response_url.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    result_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.command} to {self.partner_id}"

@@ -4,6 +4,7 @@ cost so far come from the transaction's meter readings, priced by the version of
 when it started (roaming.pricing)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -13,11 +14,14 @@ from django.utils import timezone
 from ocpp_core.models import Connector, MeterValue, Transaction
 from ocpp_core.selectors import transaction_meter_values
 
+from .choices import CommandResultType, CommandType
 from .locations import location_objects, locations_of
-from .models import Location, PartnerToken
+from .models import Location, PartnerToken, ReceivedCommand
 from .pricing import MeterSample, PricedSession, price_session
 from .protocol import timestamp
 from .tariffs import tariff_version_at
+
+START_COMMAND_WINDOW = timedelta(minutes=5)
 
 
 def roaming_transactions(account_id: int) -> QuerySet[Transaction]:
@@ -58,6 +62,7 @@ class SessionFacts:
     transaction: Transaction
     token: PartnerToken
     location: Location
+    started_by: "ReceivedCommand | None"  # the eMSP's START_SESSION, when the session came of one
     location_object: dict
     evse: dict
     tariff: dict | None
@@ -88,7 +93,35 @@ def session_facts(transaction: Transaction) -> SessionFacts | None:
         samples=_samples(transaction, end),
         time_zone=location.time_zone,
     )
-    return SessionFacts(transaction, token, location, location_object, evse, tariff, priced)
+    started_by = _start_command(transaction, token)
+    return SessionFacts(transaction, token, location, started_by, location_object, evse, tariff, priced)
+
+
+def _start_command(transaction: Transaction, token: PartnerToken) -> ReceivedCommand | None:
+    """The eMSP's START_SESSION this session answers: the latest accepted one for the token at this charge box,
+    carried out shortly before the charger started (chargers start within a minute or two of a remote start)."""
+    candidates = (
+        ReceivedCommand.objects.filter(
+            partner_id=token.partner_id,
+            command=CommandType.START_SESSION,
+            result=CommandResultType.ACCEPTED,
+            data__token__uid=token.uid,
+            finished_at__gte=transaction.started_at - START_COMMAND_WINDOW,
+            created_at__lte=transaction.started_at + timedelta(seconds=5),
+        )
+        .select_related("operation_task")
+        .order_by("-finished_at")
+    )
+    box = transaction.charge_box.charge_box_id
+    return next((c for c in candidates if c.operation_task and box in c.operation_task.charge_box_ids), None)
+
+
+def _auth(facts: SessionFacts) -> dict:
+    """How the session was authorized, and the eMSP's reference when it gave one."""
+    if facts.started_by is None:
+        return {"auth_method": "WHITELIST"}
+    reference = facts.started_by.data.get("authorization_reference")
+    return {"auth_method": "COMMAND", **({"authorization_reference": reference} if reference else {})}
 
 
 def session_object(facts: SessionFacts) -> dict:
@@ -103,7 +136,7 @@ def session_object(facts: SessionFacts) -> dict:
         "start_date_time": timestamp(transaction.started_at),
         "end_date_time": transaction.stopped_at and timestamp(transaction.stopped_at),
         "cdr_token": cdr_token(facts.token),
-        "auth_method": "WHITELIST",
+        **_auth(facts),
         "location_id": facts.location.ocpi_id,
         "evse_uid": facts.evse["uid"],
         "connector_id": facts.evse["connectors"][0]["id"],
@@ -145,7 +178,7 @@ def cdr_object(facts: SessionFacts, *, cdr_id: str, issued_at) -> dict:
         "end_date_time": timestamp(transaction.stopped_at),
         "session_id": str(transaction.pk),
         "cdr_token": cdr_token(facts.token),
-        "auth_method": "WHITELIST",
+        **_auth(facts),
         "cdr_location": {key: value for key, value in cdr_location.items() if value is not None},
         "currency": (facts.tariff or {}).get("currency", settings.OCPI_DEFAULT_CURRENCY),
         "tariffs": [facts.tariff] if facts.tariff else None,

@@ -3,6 +3,7 @@ from celery import shared_task
 from .choices import RegistrationState
 from .client import OcpiClientError
 from .models import Party
+from .services.commands import command_run
 from .services.outbox import outbox_due, outbox_send
 from .services.pull import PULLS
 
@@ -42,3 +43,9 @@ def outbox_drain_task() -> int:
     for message_pk in due:
         outbox_send_task.delay(message_pk)
     return len(due)
+
+
+@shared_task
+def command_run_task(received_pk: int) -> str:
+    received = command_run(received_pk)
+    return received.result if received else ""

@@ -38,6 +38,8 @@ from roaming.models import (
     PartnerToken,
     Party,
     PartyRole,
+    ReceivedCommand,
+    SentCommand,
     Tariff,
 )
 from sites.models import Node
@@ -367,6 +369,25 @@ class CdrFactory(factory.django.DjangoModelFactory):
     )
     ocpi_id = factory.Sequence(lambda n: f"ACM{n}")
     data = factory.LazyAttribute(lambda cdr: {"id": cdr.ocpi_id})
+
+
+class ReceivedCommandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReceivedCommand
+
+    partner = factory.SubFactory(PartyFactory)
+    command = "STOP_SESSION"
+    data = factory.LazyFunction(lambda: {"response_url": "https://emsp.example/r/1", "session_id": "1"})
+    response = "ACCEPTED"
+
+
+class SentCommandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SentCommand
+
+    partner = factory.SubFactory(PartyFactory)
+    command = "STOP_SESSION"
+    data = factory.LazyFunction(lambda: {"response_url": "https://us.example/r/1", "session_id": "1"})
 
 
 class PartnerObjectFactory(factory.django.DjangoModelFactory):

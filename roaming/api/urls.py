@@ -3,6 +3,7 @@ from django.urls import path
 from ..protocol import SUPPORTED_VERSION
 from .views import (
     CpoCdrsView,
+    CpoCommandsView,
     CpoLocationsView,
     CpoSessionsView,
     CpoTariffsView,
@@ -10,6 +11,7 @@ from .views import (
     CredentialsView,
     EmspCdrsView,
     EmspCdrView,
+    EmspCommandResultView,
     EmspLocationsView,
     EmspSessionsView,
     EmspTariffsView,
@@ -52,5 +54,8 @@ urlpatterns = [
     path(f"emsp/{V}/sessions/{OWNED}/<str:session_id>", EmspSessionsView.as_view(), name="emsp-session"),
     path(f"emsp/{V}/cdrs", EmspCdrsView.as_view(), name="emsp-cdrs"),
     path(f"emsp/{V}/cdrs/<int:cdr_pk>", EmspCdrView.as_view(), name="emsp-cdr"),
+    # Commands: partner eMSPs command our chargers; partner CPOs post the results of ours.
+    path(f"cpo/{V}/commands/<str:command>", CpoCommandsView.as_view(), name="cpo-command"),
+    path(f"emsp/{V}/commands/<str:command>/<int:sent_pk>", EmspCommandResultView.as_view(), name="emsp-command-result"),
     path(f"emsp/{V}/tariffs/{OWNED}/<str:tariff_id>", EmspTariffsView.as_view(), name="emsp-tariff"),
 ]

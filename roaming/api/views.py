@@ -13,6 +13,7 @@ from ..models import Cdr
 from ..objects import LocationReferencesSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url, unknown_location
 from ..selectors import primary_identity
+from ..services.commands import command_receive, command_result_receive
 from ..services.credentials import (
     credentials_register,
     credentials_unregister,
@@ -312,4 +313,26 @@ class EmspTariffsView(OcpiView):
 
     def delete(self, request, country_code, party_id, tariff_id):
         partner_tariff_delete(party=request.auth, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
+        return Response(envelope())
+
+
+class CpoCommandsView(OcpiView):
+    """Commands, Receiver interface (we are the CPO): a partner eMSP sends START_SESSION, STOP_SESSION,
+    RESERVE_NOW, CANCEL_RESERVATION or UNLOCK_CONNECTOR; the answer is the CommandResponse, the result follows at
+    its response_url."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def post(self, request, command):
+        return Response(envelope(command_receive(party=request.auth, command=command, data=request.data)))
+
+
+class EmspCommandResultView(OcpiView):
+    """Commands, Sender interface (we are the eMSP): the response_url of a command we sent; the CPO posts the
+    CommandResult here."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def post(self, request, command, sent_pk):
+        command_result_receive(party=request.auth, command=command, sent_pk=sent_pk, data=request.data)
         return Response(envelope())

@@ -16,6 +16,11 @@ from .cdrs import (
     SignedDataSerializer,
     SignedValueSerializer,
 )
+from .commands import (
+    COMMAND_SERIALIZERS,
+    CommandResponseSerializer,
+    CommandResultSerializer,
+)
 from .common import OcpiDateTimeField, first_error
 from .credentials import BusinessDetailsSerializer, CredentialsRoleSerializer, CredentialsSerializer
 from .locations import (
@@ -46,6 +51,9 @@ from .tariffs import (
 from .tokens import AuthorizationInfoSerializer, LocationReferencesSerializer, TokenSerializer
 
 __all__ = [
+    "COMMAND_SERIALIZERS",
+    "CommandResponseSerializer",
+    "CommandResultSerializer",
     "AUTH_METHODS",
     "CAPABILITIES",
     "CDR_DIMENSION_TYPES",

@@ -56,6 +56,9 @@ def our_endpoints(base_url: str) -> list[dict]:
             for module in ("sessions", "cdrs", "tariffs")
             for role, base in (("SENDER", cpo), ("RECEIVER", emsp))
         ),
+        # Commands go the other way round: the CPO receives them, the eMSP (as Sender) gets the results.
+        {"identifier": "commands", "role": "RECEIVER", "url": f"{cpo}/commands"},
+        {"identifier": "commands", "role": "SENDER", "url": f"{emsp}/commands"},
     ]
 
 

@@ -28,7 +28,9 @@ from ..factories import (
     PartnerTokenFactory,
     PartyFactory,
     PriorityChangeFactory,
+    ReceivedCommandFactory,
     ReservationFactory,
+    SentCommandFactory,
     TariffFactory,
     TimeOfUseWindowFactory,
     TransactionFactory,
@@ -75,6 +77,8 @@ MAKERS = {
     "roaming.tariff": lambda account: TariffFactory(identity__account=account),
     "roaming.cdr": lambda account: CdrFactory(partner__account=account),
     "roaming.partnerobject": lambda account: PartnerObjectFactory(partner__account=account),
+    "roaming.receivedcommand": lambda account: ReceivedCommandFactory(partner__account=account),
+    "roaming.sentcommand": lambda account: SentCommandFactory(partner__account=account),
     "roaming.outboxmessage": lambda account: OutboxMessageFactory(partner__account=account),
 }
 

@@ -30,6 +30,8 @@ ADDED_ONLY_BY_CHARGERS = {
     "roaming.partnertoken",
     "roaming.cdr",
     "roaming.partnerobject",
+    "roaming.receivedcommand",
+    "roaming.sentcommand",
     "roaming.outboxmessage",
 }
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]

@@ -40,7 +40,7 @@ def test_versions_and_details_open_with_token_a_and_list_credentials(invited):
         ("locations", "RECEIVER"),
         ("tokens", "SENDER"),
         ("tokens", "RECEIVER"),
-        *((module, role) for module in ("sessions", "cdrs", "tariffs") for role in ("SENDER", "RECEIVER")),
+        *((module, role) for module in ("sessions", "cdrs", "tariffs", "commands") for role in ("SENDER", "RECEIVER")),
     }
 
 
