@@ -15,20 +15,34 @@ from django.db import connection
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def listening_socket() -> socket.socket:
-    """A socket listening on a free port of 127.0.0.1, for a child server to adopt (--fd).
+def listening_socket(port: int = 0) -> socket.socket:
+    """A socket listening on a free port of 127.0.0.1 (or on `port`, held with reserved_port), for a child server to
+    adopt (--fd).
 
     The port is never released between choosing it and serving on it, so no other process can take it meanwhile,
     and whatever answers on it is the child that was handed the socket.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.bind(("127.0.0.1", 0))
+        if port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # shares the port with reserved_port's socket
+        sock.bind(("127.0.0.1", port))
         sock.listen(128)  # Daphne (Twisted's adoptStreamPort) takes over a socket that already listens
     except OSError:
         sock.close()
         raise
     return sock
+
+
+@contextmanager
+def reserved_port():
+    """A free port of 127.0.0.1, held while the block runs, for a server that stops and starts again at the same URL
+    (asgi_server(port=...)): bound but not listening, so that in between a connection is refused as by a stopped
+    server, and no other process can take the port (sharing it needs SO_REUSEPORT and the same user)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 def database_url_for_children() -> str:
@@ -87,11 +101,14 @@ def _stop(process: subprocess.Popen, log_path: Path) -> None:
 
 
 @contextmanager
-def asgi_server(*, server: str = "daphne", settings: str = "powerfill.settings.test", env: dict | None = None):
-    """Start `server` ("daphne" or "uvicorn") in a child process; yield its base URL (http://127.0.0.1:PORT)."""
+def asgi_server(
+    *, server: str = "daphne", settings: str = "powerfill.settings.test", env: dict | None = None, port: int = 0
+):
+    """Start `server` ("daphne" or "uvicorn") in a child process; yield its base URL (http://127.0.0.1:PORT). On a
+    free port, or on `port` (from reserved_port, to serve again where a stopped server did)."""
     child_env = _child_env(settings, env)
     bin_dir = Path(sys.executable).parent
-    with listening_socket() as sock:
+    with listening_socket(port) as sock:
         port = sock.getsockname()[1]
         fd = str(sock.fileno())
         if server == "daphne":

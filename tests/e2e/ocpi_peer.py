@@ -5,14 +5,14 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ..live import PROJECT_DIR, asgi_server
+from ..live import PROJECT_DIR, asgi_server, reserved_port
 
 
 class PeerPlatform:
-    def __init__(self, database: Path):
+    def __init__(self, database: Path, port: int):
         # Pages of 50, so that pulls of a few hundred objects follow Link headers.
         self.env = {
             "DATABASE_URL": f"sqlite:///{database}",
@@ -20,7 +20,17 @@ class PeerPlatform:
             "OCPI_PUBLIC_URL": "",
             "OCPI_PAGE_LIMIT": "50",
         }
-        self.url = ""
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._server = ExitStack()
+
+    def start(self) -> None:
+        """Serve at self.url (again, after stop(): the URL its partners keep in their endpoints)."""
+        self._server.enter_context(asgi_server(env=self.env, port=self.port))
+
+    def stop(self) -> None:
+        """Stop the server; until start(), a connection to self.url is refused."""
+        self._server.close()
 
     def manage(self, *args: str) -> str:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "powerfill.settings.test", **self.env}
@@ -38,8 +48,11 @@ class PeerPlatform:
 
 @contextmanager
 def peer_platform(directory: Path):
-    peer = PeerPlatform(directory / "peer.sqlite3")
-    peer.manage("migrate", "--verbosity", "0")
-    with asgi_server(env=peer.env) as url:
-        peer.url = url
-        yield peer
+    with reserved_port() as port:
+        peer = PeerPlatform(directory / "peer.sqlite3", port)
+        peer.manage("migrate", "--verbosity", "0")
+        peer.start()
+        try:
+            yield peer
+        finally:
+            peer.stop()
