@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +24,7 @@ from ocpp.v16.enums import AuthorizationStatus, ChargePointStatus, DataTransferS
 
 from permissions.selectors import TagAuthorization, authorization_from_row, authorization_statement
 from priority.services.priorities import connector_unplug_statements
+from roaming.services.realtime_authorization import ask_emsp, partner_token_statement
 from roaming.services.session_events import session_change_statements
 
 from ..choices import ChargerEventKind, ReservationStatus, StopEventActor
@@ -236,14 +238,23 @@ async def tag_authorization_of(*, db: Statements, charge_box: ChargeBox, id_tag:
 
 
 async def authorize(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> IdTagInfo:
-    """Authorize: the permission resolver's answer, unless every connector is reserved for someone else."""
+    """Authorize: the permission resolver's answer, unless every connector is reserved for someone else, or the
+    tag is a roaming partner's token that its eMSP refuses when asked in real time."""
     authorization = await tag_authorization_of(db=db, charge_box=charge_box, id_tag=id_tag)
-    if (
-        authorization.status == AuthorizationStatus.accepted
-        and authorization.station_has_reservations
-        and await ocpp_db(reserved_for_others)(charge_box=charge_box, connector_id=None, authorization=authorization)
+    if authorization.status != AuthorizationStatus.accepted:
+        return IdTagInfo.of(authorization)
+    if authorization.station_has_reservations and await ocpp_db(reserved_for_others)(
+        charge_box=charge_box, connector_id=None, authorization=authorization
     ):
         return IdTagInfo(AuthorizationStatus.invalid)
+    partner_token = await db.fetchone(*partner_token_statement(ocpp_tag_pk=authorization.ocpp_tag.pk))
+    if partner_token is not None:
+        # An HTTP call to the partner: in a thread of its own, not the one the ORM calls of all chargers share.
+        status = await sync_to_async(ask_emsp, thread_sensitive=False)(
+            partner_token_pk=partner_token[0], charge_box=charge_box
+        )
+        if status != AuthorizationStatus.accepted:
+            return IdTagInfo(status, authorization.parent_id_tag, authorization.expiry_date)
     return IdTagInfo.of(authorization)
 
 

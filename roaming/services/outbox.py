@@ -62,11 +62,13 @@ def outbox_send(message_pk: int) -> bool:
 
 
 def outbox_due(limit: int = 1000) -> list[int]:
-    """The messages to send now, oldest first (Celery beat drains them; retries come due here)."""
+    """The messages to send now, oldest first (Celery beat drains them; retries come due here). One behind an older
+    unsent message of its object is not due: its turn comes when that one is sent."""
     now = timezone.now()
     return list(
         OutboxMessage.objects.filter(sent_at=None, gave_up_at=None, next_attempt_at__lte=now)
         .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
+        .filter(~Exists(_older_pending()))
         .values_list("pk", flat=True)[:limit]
     )
 
@@ -75,15 +77,19 @@ def _pending(partner_id: int, key: str):
     return OutboxMessage.objects.filter(partner_id=partner_id, key=key, sent_at=None, gave_up_at=None)
 
 
-def _claim(message_pk: int) -> OutboxMessage | None:
-    now = timezone.now()
-    older_pending = OutboxMessage.objects.filter(
+def _older_pending():
+    """Unsent messages of the same object as the outer one, and older (its predecessors, which go first)."""
+    return OutboxMessage.objects.filter(
         partner=OuterRef("partner"), key=OuterRef("key"), sent_at=None, gave_up_at=None
     ).filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
+
+
+def _claim(message_pk: int) -> OutboxMessage | None:
+    now = timezone.now()
     claimed = (
         OutboxMessage.objects.filter(pk=message_pk, sent_at=None, gave_up_at=None, next_attempt_at__lte=now)
         .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
-        .filter(~Exists(older_pending))
+        .filter(~Exists(_older_pending()))
         .update(claimed_until=now + CLAIM)
     )
     return OutboxMessage.objects.select_related("partner").get(pk=message_pk) if claimed else None

@@ -110,6 +110,7 @@ def _mirror_as_tag(token: PartnerToken) -> None:
             token.save(update_fields=["problem"])
             return
         tag = OcppTag(account_id=account_id, id_tag=id_tag)
+    tag.stands_for_partner_token = True  # not one of ours to offer to partner CPOs (roaming.services.tokens)
     tag.max_active_transaction_count = -1 if token.valid else 0
     tag.note = f"Roaming token {token.uid} ({token.type}, contract {token.contract_id}) of {token.partner}."
     tag.save()

@@ -241,3 +241,29 @@ def test_the_emsps_start_and_stop_commands_drive_our_charger_and_the_results_rea
     session = peer.python(PEER_HOLDS)[f"sessions:{started[2]['transactionId']}"]
     assert session["status"] == "COMPLETED" and session["kwh"] == 4.0
     assert session["auth_method"] == "COMMAND"
+
+
+PEER_BLOCKS_QUIETLY = """
+import json
+from ocpp_core.models import OcppTag
+print(json.dumps(OcppTag.objects.filter(id_tag="PEERCARD1").update(max_active_transaction_count=0)))
+"""
+
+
+def test_our_charger_asks_the_emsp_in_real_time_and_the_emsps_answer_decides(daphne_server, peer, roaming_site):
+    async def authorize():
+        async with raw_charger(daphne_server, "ACME-1") as charger:
+            await charger.boot()
+            return (await charger.call("Authorize", {"idTag": "PEERCARD1"}))[2]["idTagInfo"]["status"]
+
+    assert PartnerToken.objects.get(uid="PEERCARD1").whitelist == "ALLOWED"  # the eMSP wants to be asked
+    assert asyncio.run(authorize()) == "Accepted"
+    # The eMSP blocks the card without telling us: what we hold still says valid, its real-time answer refuses.
+    assert peer.python(PEER_BLOCKS_QUIETLY) == 1
+    assert PartnerToken.objects.get(uid="PEERCARD1").valid
+    assert asyncio.run(authorize()) == "Blocked"
+    # The eMSP cannot be reached: an ALLOWED token charges on what we hold, a NEVER one does not.
+    peer.stop()
+    assert asyncio.run(authorize()) == "Accepted"
+    PartnerToken.objects.filter(uid="PEERCARD1").update(whitelist="NEVER")
+    assert asyncio.run(authorize()) == "Invalid"

@@ -16,7 +16,7 @@ from ocpp_core.models import OcppTag
 from permissions.selectors import tag_authorization
 from permissions.services import permission_grant
 from roaming.choices import OcpiRole
-from roaming.models import PartnerToken
+from roaming.models import OutboxMessage, PartnerToken
 from roaming.objects import AuthorizationInfoSerializer, TokenSerializer
 from roaming.services.partner_tokens import stand_in_id_tag
 
@@ -206,3 +206,30 @@ def test_real_time_authorization_of_our_tokens(cpo, account):
     assert unknown.status_code == 404 and unknown.json()["status_code"] == 2004
     bad = ask("CARD1", {"evse_uids": ["1"]})
     assert bad.status_code == 400 and "location_id" in bad.json()["status_message"]
+
+
+# We are the eMSP: a change to one of our tags is pushed to partner CPOs.
+
+
+def test_a_change_to_our_tag_is_queued_for_partner_cpos_and_a_partners_token_is_not(account, emsp):
+    OcpiIdentityFactory(account=account, country_code="DE", party_id="ACM", name="Acme Mobility")
+    receiver = "https://cpo.example/ocpi/cpo/2.2.1/tokens"
+    PartyFactory(account=account, endpoints=[{"identifier": "tokens", "role": "RECEIVER", "url": receiver}])
+    pushed = OutboxMessage.objects.filter(key="tokens:DE:ACM:CARD9").order_by("pk")
+
+    card = OcppTagFactory(account=account, id_tag="CARD9")
+    card.max_active_transaction_count = 0
+    card.save()
+    card.delete()
+
+    assert [(m.method, m.url, m.body["valid"]) for m in pushed] == [
+        ("PUT", f"{receiver}/DE/ACM/CARD9?type=RFID", True),
+        ("PUT", f"{receiver}/DE/ACM/CARD9?type=RFID", False),  # blocked
+        ("PUT", f"{receiver}/DE/ACM/CARD9?type=RFID", False),  # deleted: no longer valid
+    ]
+    assert all(TokenSerializer(data=m.body).is_valid() for m in pushed)
+
+    token = example("token_put_example.json")
+    emsp.put(url_of(token), token, format="json")  # mirrored as an OCPP tag of ours, but the partner's token
+    emsp.patch(url_of(token), example("token_patch_example.json"), format="json")
+    assert not OutboxMessage.objects.filter(key__contains="012345678").exists()

@@ -1,0 +1,75 @@
+"""Real-time authorization of a partner eMSP's token at our chargers (tokens module, "authorize"). The permission
+resolver has said the token's OCPP tag may charge here; a token whose whitelist is not ALWAYS is then also put to
+its eMSP, which may refuse it (no credit, blocked since the last push). What the eMSP answers decides; when it
+cannot be reached in time, ALLOWED and ALLOWED_OFFLINE tokens charge on what we hold, NEVER tokens do not.
+
+The chargers' hot path asks in two steps: partner_token_statement (one indexed SQL statement, on the consumer's
+database path: most tags are not partners' tokens) and, only for those that are, ask_emsp in a thread of its own
+(an HTTP call to the partner, bounded by REALTIME_TIMEOUT_SECONDS so the charger's own timeout is not reached)."""
+
+import logging
+
+from ocpp.v16.enums import AuthorizationStatus
+
+from ocpp_core.models import ChargeBox, Connector
+
+from ..choices import AllowedType, WhitelistType
+from ..client import OcpiClientError, ocpi_request
+from ..models import PartnerToken
+from ..sessions import location_of_charge_box
+
+logger = logging.getLogger(__name__)
+
+REALTIME_TIMEOUT_SECONDS = 5.0
+STATUS_OF_ALLOWED = {
+    AllowedType.ALLOWED: AuthorizationStatus.accepted,
+    AllowedType.BLOCKED: AuthorizationStatus.blocked,
+    AllowedType.EXPIRED: AuthorizationStatus.expired,
+    AllowedType.NO_CREDIT: AuthorizationStatus.invalid,
+    AllowedType.NOT_ALLOWED: AuthorizationStatus.invalid,
+}
+
+
+def partner_token_statement(*, ocpp_tag_pk: int) -> tuple[str, list]:
+    """The partner token behind an OCPP tag, if the tag is one, when its eMSP wants to be asked: (pk) or no row."""
+    table = PartnerToken._meta.db_table
+    return (
+        f"SELECT id FROM {table} WHERE ocpp_tag_id = %s AND whitelist <> %s",
+        [ocpp_tag_pk, WhitelistType.ALWAYS.value],
+    )
+
+
+def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationStatus:
+    """The eMSP's answer about its token at this charge box, as OCPP's authorization status."""
+    token = PartnerToken.objects.select_related("partner").get(pk=partner_token_pk)
+    partner = token.partner
+    url = partner.endpoint_url("tokens", "SENDER")
+    if url is None:
+        return _unreachable(token, "the partner lists no tokens Sender endpoint")
+    where = None
+    location = location_of_charge_box(charge_box)
+    if location is not None:
+        evses = Connector.objects.filter(charge_box=charge_box, connector_id__gt=0).values_list("pk", flat=True)
+        where = {"location_id": location.ocpi_id, "evse_uids": [str(pk) for pk in evses]}
+    try:
+        info = ocpi_request(
+            "POST",
+            f"{url.rstrip('/')}/{token.uid}/authorize?type={token.type}",
+            token=partner.outgoing_token,
+            plain_token=partner.plain_token_header,
+            body=where,
+            timeout=REALTIME_TIMEOUT_SECONDS,
+        )
+    except OcpiClientError as error:
+        if error.status_code == 2004:  # the eMSP no longer knows the token
+            return AuthorizationStatus.invalid
+        return _unreachable(token, str(error))
+    allowed = info.get("allowed") if isinstance(info, dict) else None
+    return STATUS_OF_ALLOWED.get(allowed, AuthorizationStatus.invalid)
+
+
+def _unreachable(token: PartnerToken, why: str) -> AuthorizationStatus:
+    logger.warning("Real-time authorization of %s with %s failed: %s", token, token.partner, why)
+    if token.whitelist == WhitelistType.NEVER:
+        return AuthorizationStatus.invalid
+    return AuthorizationStatus.accepted
