@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -30,8 +30,15 @@ def roaming_transactions(account_id: int) -> QuerySet[Transaction]:
     newest_reading = Subquery(
         MeterValue.objects.filter(transaction=OuterRef("pk")).order_by("-received_at").values("received_at")[:1]
     )
+    # Only sessions OCPI can tell: at an EVSE (connector > 0) of a charge box under a published location.
+    published = Location.objects.filter(
+        node__tree_id=OuterRef("charge_box__node__tree_id"),
+        node__lft__lte=OuterRef("charge_box__node__lft"),
+        node__rght__gte=OuterRef("charge_box__node__rght"),
+    )
     return (
         Transaction.objects.filter(charge_box__account_id=account_id, ocpp_tag__partner_token__isnull=False)
+        .filter(Exists(published), connector_id__gt=0)
         .select_related("charge_box__node", "ocpp_tag__partner_token__partner")
         .annotate(
             last_updated=Greatest(

@@ -24,6 +24,7 @@ from ocpp.v16.enums import AuthorizationStatus, ChargePointStatus, DataTransferS
 
 from permissions.selectors import TagAuthorization, authorization_from_row, authorization_statement
 from priority.services.priorities import connector_unplug_statements
+from roaming.services.evse_events import evse_change_statements
 from roaming.services.realtime_authorization import ask_emsp, partner_token_statement
 from roaming.services.session_events import session_change_statements
 
@@ -228,7 +229,9 @@ async def connector_status_report(
         unplugged = connector_unplug_statements(
             charge_box_pk=charge_box.pk, connector_id=connector_id, at=now, lock_row=False
         )
-    await db.write(history, current, *unplugged)
+    # Published over OCPI: the EVSE's partners get its new status (roaming.services.evse_events).
+    roaming = evse_change_statements(charge_box_pk=charge_box.pk, connector_id=connector_id) if connector_id else []
+    await db.write(history, current, *unplugged, *roaming)
 
 
 async def tag_authorization_of(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> TagAuthorization:

@@ -20,6 +20,8 @@ from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from roaming.services.evse_events import evse_changes_record
+
 from ..db import ocpp_db
 from ..models import ChargeBox, ServerProcess, UnknownChargeBox
 from .registry import charge_box_create
@@ -145,20 +147,28 @@ def new_connection_id() -> str:
     return f"{SERVER_INSTANCE}.{uuid.uuid4().hex[:23]}"
 
 
+@transaction.atomic
 def charger_connected(*, charge_box: ChargeBox, connection_id: str, protocol: str) -> None:
-    """Mark the charger connected through this socket (a newer socket of the same charger takes over)."""
+    """Mark the charger connected through this socket (a newer socket of the same charger takes over). Its EVSEs,
+    if published over OCPI, are online again for partners."""
     ChargeBox.objects.filter(pk=charge_box.pk).update(
         is_connected=True, connection_id=connection_id, connected_at=timezone.now(), ocpp_protocol=protocol
     )
+    evse_changes_record(charge_box_pk=charge_box.pk)
 
 
+@transaction.atomic
 def charger_disconnected(*, charge_box_pk: int, connection_id: str) -> bool:
-    """Mark the charger disconnected, unless a newer socket took over meanwhile. Returns whether it did."""
-    return bool(
+    """Mark the charger disconnected, unless a newer socket took over meanwhile. Returns whether it did (then its
+    published EVSEs become UNKNOWN for partners)."""
+    disconnected = bool(
         ChargeBox.objects.filter(pk=charge_box_pk, connection_id=connection_id).update(
             is_connected=False, connection_id="", disconnected_at=timezone.now()
         )
     )
+    if disconnected:
+        evse_changes_record(charge_box_pk=charge_box_pk)
+    return disconnected
 
 
 def server_lease_renew(*, now=None) -> None:

@@ -4,7 +4,7 @@ from django.db.models import F
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, set_rollback
 
 from powerfill.api.parsers import ApiJSONParser
 
@@ -57,6 +57,7 @@ def ocpi_exception_handler(exc, context):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, str(exc.detail), exc.status_code
     else:
         return None  # a bug: Django's 500, logged
+    set_rollback()  # nothing the request wrote stays (ATOMIC_REQUESTS)
     response = Response(envelope(status_code=code, status_message=message), status=http_status)
     if http_status == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = "Token"

@@ -13,8 +13,10 @@ CPOs and keep the result they post back to us.
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from ocpp_core.models import ChargeBox, Connector, Reservation, Transaction
 from ocpp_core.operations import OPERATIONS
@@ -70,7 +72,9 @@ def command_receive(*, party: Party, command: str, data) -> dict:
         )
     with transaction.atomic():
         try:
-            _operation_of(party, command, serializer.validated_data, data)
+            operation = _operation_of(party, command, serializer.validated_data, data)
+            if operation is not None:
+                _ocpp_params(operation)
         except CommandRefused as refusal:
             ReceivedCommand.objects.create(
                 partner=party, command=command, data=data, response=refusal.response, message=refusal.message
@@ -98,6 +102,8 @@ def command_run(received_pk: int) -> ReceivedCommand | None:
         result, message = _carried_out(received, operation)
     except CommandRefused as refusal:
         result, message = refusal.response, refusal.message
+    except (OcpiError, ValidationError, DjangoValidationError) as error:  # things changed since it was accepted
+        result, message = CommandResultType.REJECTED, str(getattr(error, "message", error))
     received.result, received.message, received.finished_at = result, message[:512], timezone.now()
     with transaction.atomic():
         received.save()
@@ -114,18 +120,24 @@ def command_run(received_pk: int) -> ReceivedCommand | None:
     return received
 
 
+def _ocpp_params(operation: Operation) -> dict:
+    """The operation's params as ocpp_core checks them (e.g. a reservation must expire in the future)."""
+    serializer = OPERATIONS[operation.action].params(data=operation.params)
+    if not serializer.is_valid():
+        raise CommandRefused(CommandResponseType.REJECTED, f"Cannot be carried out: {first_error(serializer.errors)}")
+    return serializer.validated_data
+
+
 def _carried_out(received: ReceivedCommand, operation: Operation) -> tuple[str, str]:
-    params_serializer = OPERATIONS[operation.action].params(data=operation.params)
-    params_serializer.is_valid(raise_exception=True)
+    params = _ocpp_params(operation)
     task = operation_run(
         account=received.partner.account,
         action=operation.action,
-        params=params_serializer.validated_data,
+        params=params,
         requested_by=f"OCPI {received.command} of {received.partner.name}",
     )
     received.operation_task = task
     if received.command == CommandType.RESERVE_NOW and task.success_responses:
-        params = params_serializer.validated_data
         received.reservation = Reservation.objects.filter(
             charge_box__charge_box_id=params["chargeBoxIdList"][0], created_at__gte=received.created_at
         ).first()
@@ -226,7 +238,7 @@ def _evse(party, location_id, evse_uid, connector_id, *, whole_location: bool = 
             raise CommandRefused(CommandResponseType.REJECTED, "The location has several EVSEs: name one (evse_uid).")
         connector = connectors.get()
     else:
-        connector = connectors.filter(pk=int(evse_uid)).first() if evse_uid.isdigit() else None
+        connector = connectors.filter(pk=int(evse_uid)).first() if _is_number(evse_uid) else None
         if connector is None:
             raise CommandRefused(CommandResponseType.REJECTED, f"Unknown EVSE {evse_uid!r} at {location_id!r}.")
     if connector_id not in (None, "1"):
@@ -239,12 +251,16 @@ def _running_session(party: Party, session_id: str) -> Transaction:
         Transaction.objects.filter(pk=int(session_id), ocpp_tag__partner_token__partner=party, stopped_at=None)
         .select_related("charge_box")
         .first()
-        if session_id.isdigit()
+        if _is_number(session_id)
         else None
     )
     if session is None:
         raise CommandRefused(CommandResponseType.UNKNOWN_SESSION, f"No running session {session_id!r} of yours.")
     return session
+
+
+def _is_number(value: str) -> bool:
+    return value.isascii() and value.isdigit()  # "²".isdigit() holds too, and int() refuses it
 
 
 def _response(result: str, message: str = "") -> dict:

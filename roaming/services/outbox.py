@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..client import OcpiClientError, ocpi_request
 from ..models import OutboxMessage, Party
+from .evses import evse_message_build
 from .sessions import NothingToSend, session_message_build
 
 CLAIM = timedelta(seconds=60)  # longer than one call may take (client timeout 15 s); a dead worker's claim lapses
@@ -35,7 +36,7 @@ def outbox_send(message_pk: int) -> bool:
     partner = message.partner
     if message.build_at_send:
         try:
-            message.url, message.body = session_message_build(message)
+            message.url, message.body = _build(message)
         except NothingToSend as reason:
             message.gave_up_at, message.claimed_until, message.last_error = timezone.now(), None, str(reason)
             message.save(update_fields=["gave_up_at", "claimed_until", "last_error"])
@@ -106,6 +107,12 @@ def _failed(message: OutboxMessage, error: Exception) -> None:
         delay = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (message.attempts - 1))
         message.next_attempt_at = now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
     message.save(update_fields=["attempts", "last_error", "claimed_until", "gave_up_at", "next_attempt_at"])
+
+
+def _build(message: OutboxMessage) -> tuple[str, dict]:
+    """URL and body of a message made when it is sent, by the module its key names."""
+    builders = {"sessions": session_message_build, "evses": evse_message_build}
+    return builders[message.key.split(":", 1)[0]](message)
 
 
 def _send_soon(message_pk: int) -> None:

@@ -4,10 +4,11 @@ session or tariff is stored only if it is at least as new as ours; a CDR is stor
 corrects one with a new CDR); and a CPO may write only objects under its own country code and party id."""
 
 from django.db import transaction
+from rest_framework import serializers
 
 from ..choices import OcpiRole
 from ..models import PartnerObject, Party
-from ..objects import CdrSerializer, PushedTariffSerializer, SessionSerializer, first_error
+from ..objects import CdrSerializer, OcpiDateTimeField, PushedTariffSerializer, SessionSerializer, first_error
 from ..protocol import OcpiError, OcpiStatus, timestamp
 
 SERIALIZERS = {"sessions": SessionSerializer, "cdrs": CdrSerializer, "tariffs": PushedTariffSerializer}
@@ -40,11 +41,14 @@ def partner_object_put(*, party: Party, module: str, country_code: str, party_id
 @transaction.atomic
 def partner_session_patch(*, party: Party, country_code: str, party_id: str, session_id: str, data) -> None:
     """Some fields of a session (PATCH): merged into what we have; charging_periods in a PATCH are appended to the
-    session's, as the sessions module says."""
+    session's, as the sessions module says. A PATCH older than what we hold (it arrived late) is acknowledged and
+    changes nothing: its periods are in the newer object already."""
     _check_owner(party, country_code, party_id)
     if not isinstance(data, dict) or "last_updated" not in data:
         raise OcpiError("last_updated: a PATCH must carry it.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
     stored = _stored_or_unknown(party, "sessions", country_code, party_id, session_id, lock=True)
+    if _older(data["last_updated"], stored.last_updated):
+        return
     merged = {**stored.data, **data}
     if "charging_periods" in data:
         periods = data["charging_periods"] if isinstance(data["charging_periods"], list) else None
@@ -55,6 +59,13 @@ def partner_session_patch(*, party: Party, country_code: str, party_id: str, ses
     _check_ids(merged, country_code, party_id, session_id)
     stored.data, stored.last_updated = merged, valid["last_updated"]
     stored.save(update_fields=["data", "last_updated", "received_at"])
+
+
+def _older(last_updated, than) -> bool:
+    try:
+        return OcpiDateTimeField().run_validation(last_updated) < than
+    except serializers.ValidationError:
+        return False  # not a date: the field rules below name it
 
 
 def partner_cdr_post(*, party: Party, data) -> tuple[PartnerObject, bool]:

@@ -19,6 +19,7 @@ from roaming.services.pull import partner_tokens_pull
 from roaming.services.tariffs import tariff_save
 from sites.models import Node
 
+from .conftest import eventually
 from .ocpp_client import raw_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -267,3 +268,29 @@ def test_our_charger_asks_the_emsp_in_real_time_and_the_emsps_answer_decides(dap
     assert asyncio.run(authorize()) == "Accepted"
     PartnerToken.objects.filter(uid="PEERCARD1").update(whitelist="NEVER")
     assert asyncio.run(authorize()) == "Invalid"
+
+
+PEER_EVSE_STATUS = """
+import json
+from roaming.models import PartnerLocation
+print(json.dumps([e["status"] for e in PartnerLocation.objects.get(ocpi_id="GARAGE").data["evses"]]))
+"""
+
+
+def test_a_status_notification_and_the_charger_going_offline_reach_the_emsp(daphne_server, peer, roaming_site):
+    assert peer.python(PEER_EVSE_STATUS) == ["UNKNOWN"]  # published while the charger was offline
+
+    async def report(status):
+        async with raw_charger(daphne_server, "ACME-1") as charger:
+            await charger.boot()
+            await charger.call("StatusNotification", {"connectorId": 1, "status": status, "errorCode": "NoError"})
+            await asyncio.to_thread(drain)
+            return await asyncio.to_thread(peer.python, PEER_EVSE_STATUS)
+
+    assert asyncio.run(report("Charging")) == ["CHARGING"]
+    # The charger went offline when its socket closed (the server notices a moment later).
+    eventually(lambda: not ChargeBox.objects.get(charge_box_id="ACME-1").is_connected)
+    drain()
+    assert peer.python(PEER_EVSE_STATUS) == ["UNKNOWN"]
+    messages = OutboxMessage.objects.filter(key__startswith="evses:")
+    assert messages.count() >= 2 and not messages.filter(sent_at=None, gave_up_at=None).exists()

@@ -1,0 +1,56 @@
+"""The chargers' hot path records that an EVSE of a published location changed (a StatusNotification, the charger
+connecting or going offline): SQL in the same database transaction as the change, writing an outbox row per partner
+eMSP of the account, and only where the charge box is under a published location (for every other charger it
+inserts nothing). The PATCH is built when it is sent (roaming.services.evses), from the EVSE as it is then, so a
+burst of status changes becomes one message."""
+
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from ocpp_core.models import ChargeBox, Connector
+from sites.models import Node
+
+from ..choices import OcpiRole, RegistrationState
+from ..models import Location, OutboxMessage, Party, PartyRole
+
+EVSE_PATCH = "PATCH"
+
+
+def evse_change_statements(*, charge_box_pk: int, connector_id: int | None = None) -> list[tuple[str, list]]:
+    """An EVSE status PATCH for each partner eMSP, unless one is waiting unclaimed; connector_id None: every EVSE
+    of the charge box (it connected or went offline)."""
+    now = timezone.now()
+    outbox, parties, roles = OutboxMessage._meta.db_table, Party._meta.db_table, PartyRole._meta.db_table
+    connectors, boxes, nodes = Connector._meta.db_table, ChargeBox._meta.db_table, Node._meta.db_table
+    locations = Location._meta.db_table
+    key = "'evses:' || c.id"
+    sql = (
+        f"INSERT INTO {outbox} (partner_id, key, method, url, body, build_at_send, created_at, next_attempt_at, "
+        "attempts, last_error) "
+        f"SELECT p.id, {key}, %s, '', NULL, %s, %s, %s, 0, '' FROM {connectors} c "
+        f"JOIN {boxes} cb ON cb.id = c.charge_box_id JOIN {nodes} bn ON bn.id = cb.node_id "
+        f"JOIN {parties} p ON p.account_id = cb.account_id AND p.state = %s "
+        "WHERE c.charge_box_id = %s AND c.connector_id > 0"
+        + (" AND c.connector_id = %s" if connector_id is not None else "")
+        + f" AND EXISTS (SELECT 1 FROM {roles} r WHERE r.partner_id = p.id AND r.role = %s)"
+        f" AND EXISTS (SELECT 1 FROM {locations} l JOIN {nodes} ln ON ln.id = l.node_id WHERE ln.tree_id = bn.tree_id"
+        " AND ln.lft <= bn.lft AND ln.rght >= bn.rght)"
+        f" AND NOT EXISTS (SELECT 1 FROM {outbox} o WHERE o.partner_id = p.id AND o.key = {key} AND o.method = %s"
+        " AND o.sent_at IS NULL AND o.gave_up_at IS NULL AND o.claimed_until IS NULL)"
+    )
+    params = [EVSE_PATCH, True, now, now, RegistrationState.REGISTERED.value, charge_box_pk]
+    if connector_id is not None:
+        params.append(connector_id)
+    params += [OcpiRole.EMSP.value, EVSE_PATCH]
+    return [(sql, params)]
+
+
+def evse_changes_record(*, charge_box_pk: int) -> None:
+    """The same, through the ORM's connection (the charger connected or disconnected: rare, ORM code)."""
+    with connection.cursor() as cursor:
+        for sql, params in evse_change_statements(charge_box_pk=charge_box_pk):
+            cursor.execute(
+                sql, [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
+            )
