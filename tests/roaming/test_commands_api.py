@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.test import APIClient
 
 from ocpp_core.models import OperationTask
