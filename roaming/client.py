@@ -31,23 +31,30 @@ def ocpi_request(
     plain_token: bool = False,
     body: dict | None = None,
     timeout: float = TIMEOUT_SECONDS,
+    routing: dict | None = None,
 ) -> dict:
-    """One call; returns the envelope's `data` (None when absent). Raises OcpiClientError."""
-    return _call(method, url, token=token, plain_token=plain_token, body=body, timeout=timeout)[0]
+    """One call; returns the envelope's `data` (None when absent). Raises OcpiClientError. `routing`: the
+    OCPI-from-* / OCPI-to-* headers (roaming.selectors.routing_headers)."""
+    return _call(method, url, token=token, plain_token=plain_token, body=body, timeout=timeout, routing=routing)[0]
 
 
-def ocpi_page(url: str, *, token: str, plain_token: bool = False) -> tuple[list, str | None]:
+def ocpi_page(
+    url: str, *, token: str, plain_token: bool = False, routing: dict | None = None
+) -> tuple[list, str | None]:
     """One page of a module's list: its objects and the URL of the next page (the Link header), None at the end."""
-    data, response = _call("GET", url, token=token, plain_token=plain_token, body=None)
+    data, response = _call("GET", url, token=token, plain_token=plain_token, body=None, routing=routing)
     if not isinstance(data, list):
         raise OcpiClientError(f"GET {url}: the data of a list page is not a list.")
     next_link = response.links.get("next", {}).get("url")
     return data, next_link
 
 
-def _call(method: str, url: str, *, token: str, plain_token: bool, body: dict | None, timeout=TIMEOUT_SECONDS):
+def _call(
+    method: str, url: str, *, token: str, plain_token: bool, body: dict | None, timeout=TIMEOUT_SECONDS, routing=None
+):
     request_id = str(uuid.uuid4())
     headers = {
+        **(routing or {}),
         "Authorization": authorization_header(token, plain=plain_token),
         "X-Request-ID": request_id,
         "X-Correlation-ID": request_id,

@@ -1,5 +1,7 @@
 """OCPI endpoints: thin views over roaming.services; every answer, errors included, is an OCPI envelope."""
 
+import uuid
+
 from django.db.models import F
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -77,6 +79,20 @@ class OcpiView(APIView):
 
     def base_url(self) -> str:
         return public_base_url(self.request)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every answer carries the caller's X-Request-ID and X-Correlation-ID (new ones if it sent none), and the
+        routing headers of the request the other way round (transport_and_format, "Request/response headers")."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        response["X-Request-ID"] = request_id
+        response["X-Correlation-ID"] = request.headers.get("X-Correlation-ID") or request_id
+        for ours, theirs in (("from", "to"), ("to", "from")):
+            for part in ("country-code", "party-id"):
+                value = request.headers.get(f"OCPI-{theirs}-{part}")
+                if value:
+                    response[f"OCPI-{ours}-{part}"] = value
+        return response
 
 
 class VersionsView(OcpiView):

@@ -22,12 +22,13 @@ from ocpp_core.models import ChargeBox, Connector, Reservation, Transaction
 from ocpp_core.operations import OPERATIONS
 from ocpp_core.services.operations import operation_run
 
-from ..choices import CommandResponseType, CommandResultType, CommandType
+from ..choices import CommandResponseType, CommandResultType, CommandType, OcpiRole
 from ..client import ocpi_request
 from ..locations import locations_of
 from ..models import Party, ReceivedCommand, SentCommand
 from ..objects import COMMAND_SERIALIZERS, CommandResultSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus
+from ..selectors import routing_headers
 from .outbox import outbox_enqueue
 from .partner_tokens import partner_token_put
 
@@ -297,6 +298,7 @@ def command_send(*, party: Party, command: str, body: dict, base_url: str) -> Se
         token=party.outgoing_token,
         plain_token=party.plain_token_header,
         body=sent.data,
+        routing=routing_headers(party, to_role=OcpiRole.CPO),
     )
     sent.save(update_fields=["response"])
     return sent

@@ -10,8 +10,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from ..choices import OcpiRole
 from ..client import OcpiClientError, ocpi_request
 from ..models import OutboxMessage, Party
+from ..selectors import routing_headers
 from .evses import evse_message_build
 from .sessions import NothingToSend, session_message_build
 
@@ -49,6 +51,7 @@ def outbox_send(message_pk: int) -> bool:
             token=partner.outgoing_token,
             plain_token=partner.plain_token_header,
             body=message.body,
+            routing=routing_headers(partner, to_role=_receiving_role(message.key)),
         )
     except OcpiClientError as error:
         _failed(message, error)
@@ -107,6 +110,11 @@ def _failed(message: OutboxMessage, error: Exception) -> None:
         delay = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (message.attempts - 1))
         message.next_attempt_at = now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
     message.save(update_fields=["attempts", "last_error", "claimed_until", "gave_up_at", "next_attempt_at"])
+
+
+def _receiving_role(key: str) -> str:
+    """Tokens go to CPOs; locations, sessions, CDRs, tariffs, EVSE changes and command results to eMSPs."""
+    return OcpiRole.CPO if key.startswith("tokens:") else OcpiRole.EMSP
 
 
 def _build(message: OutboxMessage) -> tuple[str, dict]:

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from ..choices import OcpiRole
 from ..client import OcpiClientError, ocpi_page
 from ..models import ModuleSync, Party
 from ..protocol import OcpiError
+from ..selectors import routing_headers
 from .partner_locations import partner_location_put
 from .partner_objects import partner_cdr_post, partner_object_put
 from .partner_tokens import partner_token_put
@@ -41,9 +43,12 @@ def partner_module_pull(*, party: Party, module: str, store: Callable[[Party, di
     if sync.pulled_until is not None:
         url += "?" + "date_from=" + (sync.pulled_until - PULL_OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ")
     stored, refused = 0, []
+    routing = routing_headers(party, to_role=OcpiRole.EMSP if module == "tokens" else OcpiRole.CPO)
     try:
         while url:
-            objects, url = ocpi_page(url, token=party.outgoing_token, plain_token=party.plain_token_header)
+            objects, url = ocpi_page(
+                url, token=party.outgoing_token, plain_token=party.plain_token_header, routing=routing
+            )
             for data in objects:
                 try:
                     if not isinstance(data, dict):

@@ -13,9 +13,10 @@ from ocpp.v16.enums import AuthorizationStatus
 
 from ocpp_core.models import ChargeBox, Connector
 
-from ..choices import AllowedType, WhitelistType
+from ..choices import AllowedType, OcpiRole, WhitelistType
 from ..client import OcpiClientError, ocpi_request
 from ..models import PartnerToken
+from ..selectors import routing_headers
 from ..sessions import location_of_charge_box
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationSt
             plain_token=partner.plain_token_header,
             body=where,
             timeout=REALTIME_TIMEOUT_SECONDS,
+            routing=routing_headers(partner, to_role=OcpiRole.EMSP),
         )
     except OcpiClientError as error:
         if error.status_code == 2004:  # the eMSP no longer knows the token

@@ -128,3 +128,21 @@ def test_update_or_unregister_before_registering_is_a_405(invited, method):
     response = getattr(APIClient(), method)(CREDENTIALS, {}, format="json", **header(invited.incoming_token))
     assert response.status_code == 405
     assert response.json()["status_code"] == 2000
+
+
+def test_answers_echo_the_request_and_correlation_ids_and_turn_the_routing_headers_round(invited):
+    headers = {
+        **header(invited.incoming_token),
+        "HTTP_X_REQUEST_ID": "req-1",
+        "HTTP_X_CORRELATION_ID": "corr-1",
+        "HTTP_OCPI_FROM_COUNTRY_CODE": "NL",
+        "HTTP_OCPI_FROM_PARTY_ID": "EXA",
+        "HTTP_OCPI_TO_COUNTRY_CODE": "DE",
+        "HTTP_OCPI_TO_PARTY_ID": "ACM",
+    }
+    response = APIClient().get("/ocpi/versions", **headers)
+    assert (response["X-Request-ID"], response["X-Correlation-ID"]) == ("req-1", "corr-1")
+    assert (response["OCPI-from-country-code"], response["OCPI-from-party-id"]) == ("DE", "ACM")
+    assert (response["OCPI-to-country-code"], response["OCPI-to-party-id"]) == ("NL", "EXA")
+    refused = APIClient().get("/ocpi/versions", HTTP_AUTHORIZATION="Token bm9wZQ==")
+    assert refused.status_code == 401 and refused["X-Request-ID"] == refused["X-Correlation-ID"]
