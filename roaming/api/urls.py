@@ -17,6 +17,7 @@ from .views import (
     EmspTariffsView,
     EmspTokenAuthorizeView,
     EmspTokensView,
+    HubClientInfoView,
     VersionDetailsView,
     VersionsView,
 )
@@ -54,6 +55,7 @@ urlpatterns = [
     path(f"emsp/{V}/sessions/{OWNED}/<str:session_id>", EmspSessionsView.as_view(), name="emsp-session"),
     path(f"emsp/{V}/cdrs", EmspCdrsView.as_view(), name="emsp-cdrs"),
     path(f"emsp/{V}/cdrs/<int:cdr_pk>", EmspCdrView.as_view(), name="emsp-cdr"),
+    path(f"{V}/hubclientinfo/{OWNED}", HubClientInfoView.as_view(), name="hubclientinfo"),
     # Commands: partner eMSPs command our chargers; partner CPOs post the results of ours.
     path(f"cpo/{V}/commands/<str:command>", CpoCommandsView.as_view(), name="cpo-command"),
     path(f"emsp/{V}/commands/<str:command>/<int:sent_pk>", EmspCommandResultView.as_view(), name="emsp-command-result"),

@@ -33,6 +33,8 @@ from ..services.partner_locations import (
 )
 from ..services.partner_objects import (
     partner_cdr_post,
+    partner_client_info,
+    partner_client_info_put,
     partner_object,
     partner_object_put,
     partner_session_patch,
@@ -352,4 +354,21 @@ class EmspCommandResultView(OcpiView):
 
     def post(self, request, command, sent_pk):
         command_result_receive(party=request.auth, command=command, sent_pk=sent_pk, data=request.data)
+        return Response(envelope())
+
+
+class HubClientInfoView(OcpiView):
+    """Hub client info, Receiver interface: the hub we are connected through tells us which parties are online.
+    OCPI keys ClientInfo by country code and party id; a party with several roles gets one object per role, and a
+    GET answers the first (the others are in the admin)."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, country_code, party_id):
+        return Response(
+            envelope(partner_client_info(party=request.auth, country_code=country_code, party_id=party_id)[0])
+        )
+
+    def put(self, request, country_code, party_id):
+        partner_client_info_put(party=request.auth, country_code=country_code, party_id=party_id, data=request.data)
         return Response(envelope())

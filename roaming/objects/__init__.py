@@ -23,6 +23,7 @@ from .commands import (
 )
 from .common import OcpiDateTimeField, first_error
 from .credentials import BusinessDetailsSerializer, CredentialsRoleSerializer, CredentialsSerializer
+from .hubclientinfo import CONNECTION_STATUSES, ClientInfoSerializer
 from .locations import (
     CAPABILITIES,
     CONNECTOR_FORMATS,
@@ -51,6 +52,8 @@ from .tariffs import (
 from .tokens import AuthorizationInfoSerializer, LocationReferencesSerializer, TokenSerializer
 
 __all__ = [
+    "CONNECTION_STATUSES",
+    "ClientInfoSerializer",
     "COMMAND_SERIALIZERS",
     "CommandResponseSerializer",
     "CommandResultSerializer",

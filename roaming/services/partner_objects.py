@@ -8,11 +8,23 @@ from rest_framework import serializers
 
 from ..choices import OcpiRole
 from ..models import PartnerObject, Party
-from ..objects import CdrSerializer, OcpiDateTimeField, PushedTariffSerializer, SessionSerializer, first_error
+from ..objects import (
+    CdrSerializer,
+    ClientInfoSerializer,
+    OcpiDateTimeField,
+    PushedTariffSerializer,
+    SessionSerializer,
+    first_error,
+)
 from ..protocol import OcpiError, OcpiStatus, timestamp
 
-SERIALIZERS = {"sessions": SessionSerializer, "cdrs": CdrSerializer, "tariffs": PushedTariffSerializer}
-WHAT = {"sessions": "session", "cdrs": "CDR", "tariffs": "tariff"}
+SERIALIZERS = {
+    "sessions": SessionSerializer,
+    "cdrs": CdrSerializer,
+    "tariffs": PushedTariffSerializer,
+    "hubclientinfo": ClientInfoSerializer,
+}
+WHAT = {"sessions": "session", "cdrs": "CDR", "tariffs": "tariff", "hubclientinfo": "ClientInfo"}
 
 
 def partner_object_put(*, party: Party, module: str, country_code: str, party_id: str, object_id: str, data) -> bool:
@@ -88,6 +100,39 @@ def partner_cdr_post(*, party: Party, data) -> tuple[PartnerObject, bool]:
             last_updated=valid["last_updated"],
         )
     return stored, True
+
+
+def partner_client_info_put(*, party: Party, country_code: str, party_id: str, data) -> bool:
+    """A hub tells us about one of its connected parties (hubclientinfo, Receiver interface). Only a partner that
+    is a hub may; the party it names need not be one of its own roles."""
+    if not party.roles.filter(role=OcpiRole.HUB).exists():
+        raise OcpiError("Only a hub sends ClientInfo.", http_status=403)
+    valid = _valid("hubclientinfo", data)
+    if (valid["country_code"], valid["party_id"]) != (country_code, party_id):
+        raise OcpiError(
+            "country_code and party_id of the object differ from the URL.",
+            status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+        )
+    with transaction.atomic():
+        stored = _stored(party, "hubclientinfo", country_code, party_id, valid["role"], lock=True)
+        if stored is not None and stored.last_updated > valid["last_updated"]:
+            return False
+        PartnerObject.objects.update_or_create(
+            partner=party,
+            module="hubclientinfo",
+            country_code=country_code,
+            party_id=party_id,
+            ocpi_id=valid["role"],
+            defaults={"data": data, "last_updated": valid["last_updated"]},
+        )
+    return True
+
+
+def partner_client_info(*, party: Party, country_code: str, party_id: str) -> list[dict]:
+    rows = party.held_objects.filter(module="hubclientinfo", country_code=country_code, party_id=party_id)
+    if not rows:
+        raise OcpiError(f"No ClientInfo of {country_code}*{party_id}.", http_status=404)
+    return [row.data for row in rows]
 
 
 def partner_tariff_delete(*, party: Party, country_code: str, party_id: str, tariff_id: str) -> None:

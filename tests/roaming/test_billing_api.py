@@ -561,3 +561,24 @@ def test_a_refused_change_leaves_the_tariff_and_its_versions_as_they_were(accoun
     assert "type" in str(refused.value)
     assert Tariff.objects.get().elements == PRICE
     assert TariffVersion.objects.count() == 1 and OutboxMessage.objects.count() == 1
+
+
+# Hub client info: a hub tells us which of its parties are connected.
+
+
+def test_a_hub_reports_client_info_and_others_may_not(account):
+    hub = PartyFactory(account=account, name="Hub", role=None)
+    PartyRoleFactory(partner=hub, role=OcpiRole.HUB, country_code="NL", party_id="HUB")
+    info = {"party_id": "XYZ", "country_code": "FR", "role": "CPO", "status": "OFFLINE"}
+    info["last_updated"] = "2026-01-01T00:00:00Z"
+    as_hub = client_of(hub)
+    assert as_hub.put("/ocpi/2.2.1/hubclientinfo/FR/XYZ", info, format="json").status_code == 200
+    assert as_hub.get("/ocpi/2.2.1/hubclientinfo/FR/XYZ").json()["data"] == info
+    older = {**info, "status": "CONNECTED", "last_updated": "2025-01-01T00:00:00Z"}
+    as_hub.put("/ocpi/2.2.1/hubclientinfo/FR/XYZ", older, format="json")
+    assert as_hub.get("/ocpi/2.2.1/hubclientinfo/FR/XYZ").json()["data"]["status"] == "OFFLINE"
+    bad = as_hub.put("/ocpi/2.2.1/hubclientinfo/FR/XYZ", {**info, "status": "ASLEEP"}, format="json")
+    assert bad.status_code == 400 and bad.json()["status_message"].startswith("Invalid ClientInfo: status")
+    not_a_hub = client_of(PartyFactory(account=account, name="CPO"))
+    assert not_a_hub.put("/ocpi/2.2.1/hubclientinfo/FR/XYZ", info, format="json").status_code == 403
+    assert as_hub.get("/ocpi/2.2.1/hubclientinfo/DE/NOP").status_code == 404
