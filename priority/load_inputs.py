@@ -40,6 +40,7 @@ NOT_WANTING = frozenset(
 )
 REFUSED = frozenset({ProfileApplyStatus.REJECTED, ProfileApplyStatus.NOT_SUPPORTED})
 LEARN_PHASE_AMPS = 1.0  # a phase carrying more than this is in use
+NOMINAL_VOLTS = 230.0  # phase to neutral: turns a limit in W into A
 
 
 @dataclass
@@ -226,10 +227,15 @@ def _connector_state(
         delivered = max(0.0, (transaction.latest_meter or transaction.meter_start) - transaction.meter_start)
         energy_needed = max(0.0, load.energy_needed_wh - delivered)
         seconds_left = (load.departure_at - now).total_seconds()
+    max_amps = box.max_current_a
+    cap = session_limit_amps(load, transaction, phases=len(used), now=now) if load is not None else None
+    if cap is not None:
+        # Below the charger's minimum a vehicle cannot charge at all: such a cap pauses it.
+        max_amps = min(max_amps, cap) if cap >= box.min_current_a else 0.0
     demand = ConnectorDemand(
         key,
         box.node_id,
-        max_amps=box.max_current_a,
+        max_amps=max_amps,
         min_amps=box.min_current_a,
         phases=grid_phases,
         wants_power=wants,
@@ -251,6 +257,24 @@ def _connector_state(
         learned_phases=learned,
         all_grid_phases=tuple(sorted(rotation[p - 1] for p in available)),
     )
+
+
+def session_limit_amps(load, transaction, *, phases: int, now: datetime) -> float | None:
+    """The cap in force now on the connector's session (ConnectorLoad.session_limit), in A per phase; None when
+    there is none, it belongs to another session, or it has not begun or has run out. Watts become amps at the
+    nominal 230 V over the phases the vehicle draws from."""
+    limit = load.session_limit
+    if not limit or transaction is None or limit.get("transaction_id") != transaction.pk:
+        return None
+    start = datetime.fromisoformat(limit["start"])
+    elapsed = (now - start).total_seconds()
+    if elapsed < 0 or (limit.get("duration") is not None and elapsed >= limit["duration"]):
+        return None
+    in_force = [p for p in limit["periods"] if p["start_period"] <= elapsed]
+    if not in_force:
+        return None
+    value = max(in_force, key=lambda p: p["start_period"])["limit"]
+    return value if limit.get("unit", "A") == "A" else value / (NOMINAL_VOLTS * max(1, phases))
 
 
 def _recent_currents(*, transaction_ids: list[int], now: datetime) -> dict[int, dict]:

@@ -36,6 +36,12 @@ class ConnectorLoad(models.Model):
     phases_in_use = models.CharField(
         max_length=3, blank=True, help_text="Charger phases (1-3) the vehicle was seen to draw from; empty: unknown."
     )
+    session_limit = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A cap on the session set from outside (an eMSP's OCPI charging profile): transaction_id, "
+        "start (ISO), unit (A or W), periods [{start_period: s, limit}], duration (s, optional).",
+    )
     allocated_amps = models.FloatField(null=True, blank=True, help_text="The allocator's last answer, A per phase.")
     allocated_at = models.DateTimeField(null=True, blank=True)
     applied_amps = models.FloatField(null=True, blank=True, help_text="The limit the charger last accepted.")

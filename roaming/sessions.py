@@ -50,6 +50,17 @@ def roaming_transactions(account_id: int) -> QuerySet[Transaction]:
     )
 
 
+def partner_running_session(party, session_id: str) -> Transaction | None:
+    """A running session of the partner's customers by its OCPI id (our transaction id), or None."""
+    if not (session_id.isascii() and session_id.isdigit()):  # "²".isdigit() holds too, and int() refuses it
+        return None
+    return (
+        Transaction.objects.filter(pk=int(session_id), ocpp_tag__partner_token__partner=party, stopped_at=None)
+        .select_related("charge_box")
+        .first()
+    )
+
+
 def location_of_charge_box(charge_box) -> Location | None:
     """The published location whose node holds the charge box: the nearest one above (or at) its node."""
     node = charge_box.node

@@ -171,9 +171,10 @@ def connector_unplug_statements(
         ),
         (
             f"UPDATE {ConnectorLoad._meta.db_table} SET departure_at = NULL, energy_needed_wh = NULL, "
-            f"phases_in_use = '' WHERE connector_id = (SELECT c.id FROM {connector_table} c "
+            f"phases_in_use = '', session_limit = NULL WHERE connector_id = (SELECT c.id FROM {connector_table} c "
             "WHERE c.charge_box_id = %s AND c.connector_id = %s) "
-            "AND (departure_at IS NOT NULL OR energy_needed_wh IS NOT NULL OR phases_in_use <> '')",
+            "AND (departure_at IS NOT NULL OR energy_needed_wh IS NOT NULL OR phases_in_use <> '' "
+            "OR session_limit IS NOT NULL)",
             key,
         ),
     ]

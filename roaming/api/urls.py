@@ -3,6 +3,7 @@ from django.urls import path
 from ..protocol import SUPPORTED_VERSION
 from .views import (
     CpoCdrsView,
+    CpoChargingProfilesView,
     CpoCommandsView,
     CpoLocationsView,
     CpoSessionsView,
@@ -56,6 +57,7 @@ urlpatterns = [
     path(f"emsp/{V}/cdrs", EmspCdrsView.as_view(), name="emsp-cdrs"),
     path(f"emsp/{V}/cdrs/<int:cdr_pk>", EmspCdrView.as_view(), name="emsp-cdr"),
     path(f"{V}/hubclientinfo/{OWNED}", HubClientInfoView.as_view(), name="hubclientinfo"),
+    path(f"cpo/{V}/chargingprofiles/<str:session_id>", CpoChargingProfilesView.as_view(), name="cpo-chargingprofile"),
     # Commands: partner eMSPs command our chargers; partner CPOs post the results of ours.
     path(f"cpo/{V}/commands/<str:command>", CpoCommandsView.as_view(), name="cpo-command"),
     path(f"emsp/{V}/commands/<str:command>/<int:sent_pk>", EmspCommandResultView.as_view(), name="emsp-command-result"),

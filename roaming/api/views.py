@@ -15,6 +15,11 @@ from ..models import Cdr
 from ..objects import LocationReferencesSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url, unknown_location
 from ..selectors import primary_identity
+from ..services.charging_profiles import (
+    active_charging_profile_get,
+    charging_profile_clear,
+    charging_profile_set,
+)
 from ..services.commands import command_receive, command_result_receive
 from ..services.credentials import (
     credentials_register,
@@ -372,3 +377,29 @@ class HubClientInfoView(OcpiView):
     def put(self, request, country_code, party_id):
         partner_client_info_put(party=request.auth, country_code=country_code, party_id=party_id, data=request.data)
         return Response(envelope())
+
+
+class CpoChargingProfilesView(OcpiView):
+    """Charging profiles, Receiver interface (we are the CPO): a partner caps one of its customers' sessions (PUT),
+    lifts the cap (DELETE) or asks what the session has now (GET); results follow at the response_url."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request, session_id):
+        params = request.query_params
+        answer = active_charging_profile_get(
+            party=request.auth,
+            session_id=session_id,
+            duration=params.get("duration"),
+            response_url=params.get("response_url"),
+        )
+        return Response(envelope(answer))
+
+    def put(self, request, session_id):
+        return Response(envelope(charging_profile_set(party=request.auth, session_id=session_id, data=request.data)))
+
+    def delete(self, request, session_id):
+        answer = charging_profile_clear(
+            party=request.auth, session_id=session_id, response_url=request.query_params.get("response_url")
+        )
+        return Response(envelope(answer))

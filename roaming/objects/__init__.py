@@ -16,6 +16,11 @@ from .cdrs import (
     SignedDataSerializer,
     SignedValueSerializer,
 )
+from .chargingprofiles import (
+    ActiveChargingProfileSerializer,
+    ChargingProfileResponseSerializer,
+    SetChargingProfileSerializer,
+)
 from .commands import (
     COMMAND_SERIALIZERS,
     CommandResponseSerializer,
@@ -52,6 +57,9 @@ from .tariffs import (
 from .tokens import AuthorizationInfoSerializer, LocationReferencesSerializer, TokenSerializer
 
 __all__ = [
+    "ActiveChargingProfileSerializer",
+    "ChargingProfileResponseSerializer",
+    "SetChargingProfileSerializer",
     "CONNECTION_STATUSES",
     "ClientInfoSerializer",
     "COMMAND_SERIALIZERS",

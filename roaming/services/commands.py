@@ -29,6 +29,7 @@ from ..models import Party, ReceivedCommand, SentCommand
 from ..objects import COMMAND_SERIALIZERS, CommandResultSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus
 from ..selectors import routing_headers
+from ..sessions import partner_running_session
 from .outbox import outbox_enqueue
 from .partner_tokens import partner_token_put
 
@@ -248,13 +249,7 @@ def _evse(party, location_id, evse_uid, connector_id, *, whole_location: bool = 
 
 
 def _running_session(party: Party, session_id: str) -> Transaction:
-    session = (
-        Transaction.objects.filter(pk=int(session_id), ocpp_tag__partner_token__partner=party, stopped_at=None)
-        .select_related("charge_box")
-        .first()
-        if _is_number(session_id)
-        else None
-    )
+    session = partner_running_session(party, session_id)
     if session is None:
         raise CommandRefused(CommandResponseType.UNKNOWN_SESSION, f"No running session {session_id!r} of yours.")
     return session

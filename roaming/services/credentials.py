@@ -59,6 +59,7 @@ def our_endpoints(base_url: str) -> list[dict]:
         # Commands go the other way round: the CPO receives them, the eMSP (as Sender) gets the results.
         {"identifier": "commands", "role": "RECEIVER", "url": f"{cpo}/commands"},
         {"identifier": "commands", "role": "SENDER", "url": f"{emsp}/commands"},
+        {"identifier": "chargingprofiles", "role": "RECEIVER", "url": f"{cpo}/chargingprofiles"},
         {
             "identifier": "hubclientinfo",
             "role": "RECEIVER",

@@ -1,0 +1,33 @@
+"""Charging profiles module objects: what an eMSP (or smart charging provider) asks of a session, and the results."""
+
+from rest_framework import serializers
+
+from .common import OcpiDateTimeField
+
+
+class ChargingProfilePeriodSerializer(serializers.Serializer):
+    start_period = serializers.IntegerField(min_value=0)
+    limit = serializers.FloatField(min_value=0)
+
+
+class ChargingProfileSerializer(serializers.Serializer):
+    start_date_time = OcpiDateTimeField(required=False)
+    duration = serializers.IntegerField(min_value=0, required=False)
+    charging_rate_unit = serializers.ChoiceField(choices=["W", "A"])
+    min_charging_rate = serializers.FloatField(min_value=0, required=False)
+    charging_profile_period = ChargingProfilePeriodSerializer(many=True, required=False)
+
+
+class SetChargingProfileSerializer(serializers.Serializer):
+    charging_profile = ChargingProfileSerializer()
+    response_url = serializers.URLField(max_length=255)
+
+
+class ChargingProfileResponseSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["ACCEPTED", "NOT_SUPPORTED", "REJECTED", "TOO_OFTEN", "UNKNOWN_SESSION"])
+    timeout = serializers.IntegerField(min_value=0)
+
+
+class ActiveChargingProfileSerializer(serializers.Serializer):
+    start_date_time = OcpiDateTimeField()
+    charging_profile = ChargingProfileSerializer()
