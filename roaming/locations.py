@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce, Greatest
 from ocpp_core.models import ChargeBox, Connector
 
 from .choices import EvseStatus
-from .models import Location
+from .models import Location, OcpiIdentity
 from .protocol import timestamp
 
 # OCPP 1.6 connector status -> OCPI EVSE status (a vehicle plugged in, charging or not, makes the EVSE CHARGING).
@@ -62,30 +62,48 @@ def locations_of(account_id: int):
 
 def location_objects(locations: list[Location]) -> list[dict]:
     """The OCPI Location objects of these locations (from locations_of, which gives their last_updated), with their
-    EVSEs (two queries whatever their number)."""
-    boxes_by_tree: dict[int, list[ChargeBox]] = {}
+    EVSEs (two queries whatever their number). Charge boxes and connectors are read as plain rows, not model
+    instances: a page of 1,000 locations has 10,000 EVSEs and more."""
     trees = {location.node.tree_id for location in locations}
-    boxes = (
-        ChargeBox.objects.filter(node__tree_id__in=trees)
-        .select_related("node")
-        .prefetch_related("connectors")
-        .order_by("charge_box_id")
-    )
-    for box in boxes:
-        boxes_by_tree.setdefault(box.node.tree_id, []).append(box)
+    boxes_by_tree: dict[int, list[dict]] = {}
+    for box in ChargeBox.objects.filter(node__tree_id__in=trees).order_by("charge_box_id").values(*_BOX_FIELDS):
+        boxes_by_tree.setdefault(box["node__tree_id"], []).append(box)
+    connectors_by_box: dict[int, list[dict]] = {}
+    # Connector 0 is the charge box as a whole in OCPP, not an outlet.
+    connectors = Connector.objects.filter(charge_box__node__tree_id__in=trees, connector_id__gt=0)
+    for connector in connectors.order_by("connector_id").values(*_CONNECTOR_FIELDS):
+        connectors_by_box.setdefault(connector["charge_box_id"], []).append(connector)
     objects = []
     for location in locations:
         node = location.node
-        in_subtree = [
-            b for b in boxes_by_tree.get(node.tree_id, []) if node.lft <= b.node.lft and b.node.rght <= node.rght
+        evses = [
+            _evse_object(location.identity, box, connector)
+            for box in boxes_by_tree.get(node.tree_id, [])
+            if node.lft <= box["node__lft"] and box["node__rght"] <= node.rght
+            for connector in connectors_by_box.get(box["pk"], [])
         ]
-        objects.append(_location_object(location, in_subtree))
+        objects.append(_location_object(location, evses))
     return objects
 
 
-def _location_object(location: Location, boxes: list[ChargeBox]) -> dict:
+_BOX_FIELDS = (
+    "pk",
+    "charge_box_id",
+    "node__tree_id",
+    "node__lft",
+    "node__rght",
+    "is_connected",
+    "phases",
+    "max_current_a",
+    "updated_at",
+    "connected_at",
+    "disconnected_at",
+)
+_CONNECTOR_FIELDS = ("pk", "charge_box_id", "connector_id", "status", "status_updated_at", "evse_id")
+
+
+def _location_object(location: Location, evses: list[dict]) -> dict:
     identity = location.identity
-    evses = [_evse_object(location, box, connector) for box in boxes for connector in _connectors(box)]
     body = {
         "country_code": identity.country_code,
         "party_id": identity.party_id,
@@ -106,48 +124,39 @@ def _location_object(location: Location, boxes: list[ChargeBox]) -> dict:
     return {key: value for key, value in body.items() if value not in ("", None)}
 
 
-def _connectors(box: ChargeBox) -> list[Connector]:
-    # Connector 0 is the charge box as a whole in OCPP, not an outlet.
-    return sorted((c for c in box.connectors.all() if c.connector_id > 0), key=lambda c: c.connector_id)
-
-
-def _evse_updated(box: ChargeBox, connector: Connector) -> datetime:
-    moments = [box.updated_at, connector.status_updated_at, box.connected_at, box.disconnected_at]
-    return max(moment for moment in moments if moment is not None)
-
-
-def evse_uid(box: ChargeBox, connector: Connector) -> str:
+def evse_uid(connector_pk: int) -> str:
     """Unique on our platform and stable: the connector's row."""
-    return str(connector.pk)
+    return str(connector_pk)
 
 
-def _evse_object(location: Location, box: ChargeBox, connector: Connector) -> dict:
-    updated = timestamp(_evse_updated(box, connector))
-    status = EVSE_STATUS.get(connector.status, EvseStatus.UNKNOWN) if box.is_connected else EvseStatus.UNKNOWN
+def _evse_object(identity: OcpiIdentity, box: dict, connector: dict) -> dict:
+    moments = (box["updated_at"], connector["status_updated_at"], box["connected_at"], box["disconnected_at"])
+    updated = timestamp(max(moment for moment in moments if moment is not None))
+    status = EVSE_STATUS.get(connector["status"], EvseStatus.UNKNOWN) if box["is_connected"] else EvseStatus.UNKNOWN
     body = {
-        "uid": evse_uid(box, connector),
-        "evse_id": connector.evse_id or _emi3_evse_id(location, box, connector),
+        "uid": evse_uid(connector["pk"]),
+        "evse_id": connector["evse_id"] or _emi3_evse_id(identity, box["charge_box_id"], connector["connector_id"]),
         "status": status.value,
         "connectors": [
             {
                 "id": "1",
                 "standard": DEFAULT_STANDARD,
                 "format": DEFAULT_FORMAT,
-                "power_type": "AC_1_PHASE" if box.phases == 1 else "AC_3_PHASE",
+                "power_type": "AC_1_PHASE" if box["phases"] == 1 else "AC_3_PHASE",
                 "max_voltage": NOMINAL_VOLTAGE,
-                "max_amperage": int(box.max_current_a),
+                "max_amperage": int(box["max_current_a"]),
                 "last_updated": updated,
             }
         ],
-        "physical_reference": f"{box.charge_box_id[:12]} {connector.connector_id}"[:16],  # string(16)
+        "physical_reference": f"{box['charge_box_id'][:12]} {connector['connector_id']}"[:16],  # string(16)
         "last_updated": updated,
     }
     return {key: value for key, value in body.items() if value not in ("", None)}
 
 
-def _emi3_evse_id(location: Location, box: ChargeBox, connector: Connector) -> str | None:
+def _emi3_evse_id(identity: OcpiIdentity, charge_box_id: str, connector_id: int) -> str | None:
     """<country>*<operator>*E<outlet id>, the outlet id from the charge box id and connector (eMI3 allows letters and
     digits); None where that does not fit the 48 characters."""
-    outlet = _NOT_EMI3.sub("", box.charge_box_id.upper())
-    evse_id = f"{location.identity.country_code}*{location.identity.party_id}*E{outlet}*{connector.connector_id}"
+    outlet = _NOT_EMI3.sub("", charge_box_id.upper())
+    evse_id = f"{identity.country_code}*{identity.party_id}*E{outlet}*{connector_id}"
     return evse_id if outlet and len(evse_id) <= 48 else None
