@@ -26,7 +26,7 @@ from .models import (
 from .protocol import OcpiError, public_base_url
 from .services.credentials import party_register_with, party_reinvite
 from .services.locations import location_save
-from .services.pull import PULLS
+from .services.pull import pulled_modules
 from .services.tariffs import tariff_save
 from .tasks import outbox_send_task, partner_module_pull_task
 
@@ -88,7 +88,10 @@ class PartyAdmin(AccountScopedAdmin):
     fieldsets = (
         (None, {"fields": ("account", "name", "state", "registered_at", "last_error")}),
         ("Tokens of the partner (as eMSP)", {"fields": ("token_group",)}),
-        ("We register with the partner", {"fields": ("versions_url", "outgoing_token", "plain_token_header")}),
+        (
+            "We register with the partner",
+            {"fields": ("versions_url", "outgoing_token", "plain_token_header", "ocpi211_role")},
+        ),
         ("The partner registers with us", {"fields": ("our_versions_url", "incoming_token")}),
         ("Connection", {"fields": ("version", "endpoints")}),
     )
@@ -128,7 +131,7 @@ class PartyAdmin(AccountScopedAdmin):
     @admin.action(description="Pull from the partner now (what changed since the last pull, every module it sends)")
     def pull_now(self, request, queryset):
         for party in queryset:
-            modules = [module for module in PULLS if party.endpoint_url(module, "SENDER")]
+            modules = pulled_modules(party)
             if not modules:
                 self.message_user(request, f"{party}: lists nothing to pull.", messages.WARNING)
                 continue

@@ -18,6 +18,7 @@ from .choices import (
     TokenType,
     WhitelistType,
 )
+from .ocpi211 import PARTNER_INTERFACE
 
 
 def new_token() -> str:
@@ -77,6 +78,14 @@ class Party(models.Model):
         default=False,
         help_text="Send our token as it is instead of base64-encoded (OCPI 2.1.1 and many 2.2 implementations).",
     )
+    ocpi211_role = models.CharField(
+        "OCPI 2.1.1 role",
+        max_length=5,
+        choices=[(OcpiRole.CPO.value, "CPO"), (OcpiRole.EMSP.value, "eMSP")],
+        blank=True,
+        help_text="For a partner that speaks OCPI 2.1.1, where a connection has one role: the one the partner plays "
+        "(we play the other).",
+    )
     registered_at = models.DateTimeField(null=True, blank=True)
     token_group = models.ForeignKey(
         OcppTagGroup,
@@ -100,8 +109,15 @@ class Party(models.Model):
         return self.name
 
     def endpoint_url(self, identifier: str, role: str) -> str | None:
+        """The URL of the partner's `identifier` module in `role` (SENDER or RECEIVER). OCPI 2.1.1 endpoints say no
+        role: the partner's role decides which interface each module is."""
         for endpoint in self.endpoints:
-            if endpoint.get("identifier") == identifier and endpoint.get("role") in (role, None):
+            if endpoint.get("identifier") != identifier:
+                continue
+            endpoint_role = endpoint.get("role")
+            if endpoint_role is None and self.ocpi211_role:
+                endpoint_role = PARTNER_INTERFACE[self.ocpi211_role].get(identifier)
+            if endpoint_role in (role, None):
                 return endpoint.get("url")
         return None
 

@@ -5,7 +5,7 @@ from .client import OcpiClientError
 from .models import Party
 from .services.commands import command_run
 from .services.outbox import outbox_due, outbox_send
-from .services.pull import PULLS
+from .services.pull import PULLS, pulled_modules
 
 
 @shared_task(
@@ -24,10 +24,9 @@ def partners_pull_task() -> int:
     incrementally; returns how many pulls were queued."""
     queued = 0
     for party in Party.objects.filter(state=RegistrationState.REGISTERED):
-        for module in PULLS:
-            if party.endpoint_url(module, "SENDER"):
-                partner_module_pull_task.delay(party.pk, module)
-                queued += 1
+        for module in pulled_modules(party):
+            partner_module_pull_task.delay(party.pk, module)
+            queued += 1
     return queued
 
 

@@ -166,6 +166,7 @@ OCPI_PUBLIC_URL = env.str("OCPI_PUBLIC_URL", default="").rstrip("/")
 OCPI_PULL_INTERVAL_SECONDS = env.int("OCPI_PULL_INTERVAL_SECONDS", default=900)  # catch-up pull of partners' modules
 OCPI_PUSH_MAX_ATTEMPTS = env.int("OCPI_PUSH_MAX_ATTEMPTS", default=8)  # then the partner's pull catches up
 OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=1000)  # the most objects one page of a module list holds
+OCPI_VERSIONS = env.list("OCPI_VERSIONS", default=["2.2.1", "2.1.1"])  # offered to partners, the newest used
 OCPI_DEFAULT_CURRENCY = env.str("OCPI_DEFAULT_CURRENCY", default="EUR")  # of sessions at a location without a tariff
 OCPP_CALL_TIMEOUT = env.float("OCPP_CALL_TIMEOUT", default=30.0)  # seconds a charger has to answer our CALL
 OCPP_MAX_FRAME_BYTES = env.int("OCPP_MAX_FRAME_BYTES", default=256 * 1024)  # larger frames get a CALLERROR

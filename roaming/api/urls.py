@@ -1,7 +1,10 @@
 from django.urls import path
 
+from ..ocpi211 import VERSION as V211
 from ..protocol import SUPPORTED_VERSION
 from .views import (
+    Cpo211LocationsView,
+    Cpo211TokensView,
     CpoCdrsView,
     CpoChargingProfilesView,
     CpoCommandsView,
@@ -10,6 +13,9 @@ from .views import (
     CpoTariffsView,
     CpoTokensView,
     CredentialsView,
+    Emsp211LocationsView,
+    Emsp211TokenAuthorizeView,
+    Emsp211TokensView,
     EmspCdrsView,
     EmspCdrView,
     EmspCommandResultView,
@@ -62,4 +68,22 @@ urlpatterns = [
     path(f"cpo/{V}/commands/<str:command>", CpoCommandsView.as_view(), name="cpo-command"),
     path(f"emsp/{V}/commands/<str:command>/<int:sent_pk>", EmspCommandResultView.as_view(), name="emsp-command-result"),
     path(f"emsp/{V}/tariffs/{OWNED}/<str:tariff_id>", EmspTariffsView.as_view(), name="emsp-tariff"),
+]
+
+# OCPI 2.1.1 (roaming.ocpi211): credentials, locations and tokens for partners that speak no 2.2.1.
+CPO_LOCATIONS_211 = f"cpo/{V211}/locations"
+EMSP_LOCATION_211 = f"emsp/{V211}/locations/{OWNED}/<str:location_id>"
+urlpatterns += [
+    path(f"{V211}/details", VersionDetailsView.as_view(version=V211), name="details-211"),
+    path(f"{V211}/credentials", CredentialsView.as_view(version=V211), name="credentials-211"),
+    path(CPO_LOCATIONS_211, Cpo211LocationsView.as_view(), name="cpo-locations-211"),
+    path(f"{CPO_LOCATIONS_211}/<str:location_id>", Cpo211LocationsView.as_view()),
+    path(f"{CPO_LOCATIONS_211}/<str:location_id>/<str:evse_uid_>", Cpo211LocationsView.as_view()),
+    path(f"{CPO_LOCATIONS_211}/<str:location_id>/<str:evse_uid_>/<str:connector_id>", Cpo211LocationsView.as_view()),
+    path(EMSP_LOCATION_211, Emsp211LocationsView.as_view(), name="emsp-location-211"),
+    path(f"{EMSP_LOCATION_211}/<str:evse_uid>", Emsp211LocationsView.as_view()),
+    path(f"{EMSP_LOCATION_211}/<str:evse_uid>/<str:connector_id>", Emsp211LocationsView.as_view()),
+    path(f"emsp/{V211}/tokens", Emsp211TokensView.as_view(), name="emsp-tokens-211"),
+    path(f"emsp/{V211}/tokens/<str:token_uid>/authorize", Emsp211TokenAuthorizeView.as_view()),
+    path(f"cpo/{V211}/tokens/{OWNED}/<str:token_uid>", Cpo211TokensView.as_view(), name="cpo-token-211"),
 ]

@@ -10,6 +10,7 @@ from rest_framework.views import APIView, set_rollback
 
 from powerfill.api.parsers import ApiJSONParser
 
+from .. import ocpi211
 from ..locations import location_objects, locations_of
 from ..models import Cdr
 from ..objects import LocationReferencesSerializer, first_error
@@ -25,7 +26,7 @@ from ..services.credentials import (
     credentials_register,
     credentials_unregister,
     credentials_update,
-    our_credentials,
+    our_credentials_in,
     our_endpoints,
     our_versions,
 )
@@ -108,20 +109,32 @@ class VersionsView(OcpiView):
 
 
 class VersionDetailsView(OcpiView):
+    version = SUPPORTED_VERSION
+
     def get(self, request):
-        return Response(envelope({"version": SUPPORTED_VERSION, "endpoints": our_endpoints(self.base_url())}))
+        if self.version == ocpi211.VERSION:
+            endpoints = ocpi211.our_endpoints(self.base_url(), request.auth.ocpi211_role)
+        else:
+            endpoints = our_endpoints(self.base_url())
+        return Response(envelope({"version": self.version, "endpoints": endpoints}))
 
 
 class CredentialsView(OcpiView):
+    version = SUPPORTED_VERSION
+
     def get(self, request):
-        return Response(envelope(our_credentials(party=request.auth, base_url=self.base_url())))
+        return Response(envelope(our_credentials_in(self.version, party=request.auth, base_url=self.base_url())))
 
     def post(self, request):
-        data = credentials_register(party=request.auth, credentials=request.data, base_url=self.base_url())
+        data = credentials_register(
+            party=request.auth, credentials=request.data, base_url=self.base_url(), version=self.version
+        )
         return Response(envelope(data))
 
     def put(self, request):
-        data = credentials_update(party=request.auth, credentials=request.data, base_url=self.base_url())
+        data = credentials_update(
+            party=request.auth, credentials=request.data, base_url=self.base_url(), version=self.version
+        )
         return Response(envelope(data))
 
     def delete(self, request):
@@ -165,17 +178,25 @@ class EmspLocationsView(OcpiView):
         return Response(envelope(partner_location_object(party=request.auth, **ids)))
 
     def put(self, request, **ids):
+        data = self.received(request.data, ids)
         if "connector_id" in ids:
-            partner_connector_put(party=request.auth, **ids, data=request.data)
+            partner_connector_put(party=request.auth, **ids, data=data)
         elif "evse_uid" in ids:
-            partner_evse_put(party=request.auth, **ids, data=request.data)
+            partner_evse_put(party=request.auth, **ids, data=data)
         else:
-            partner_location_put(party=request.auth, **ids, data=request.data)
+            partner_location_put(party=request.auth, **ids, data=data)
         return Response(envelope())
 
     def patch(self, request, **ids):
-        partner_location_patch(party=request.auth, **ids, data=request.data)
+        partner_location_patch(party=request.auth, **ids, data=self.received_patch(request.data))
         return Response(envelope())
+
+    def received(self, data, ids: dict):
+        """The object as the services take it (2.2.1); other versions convert."""
+        return data
+
+    def received_patch(self, data):
+        return data
 
 
 class CpoTokensView(OcpiView):
@@ -188,12 +209,20 @@ class CpoTokensView(OcpiView):
         return Response(envelope(partner_token_object(party=request.auth, **ids, token_type=self._type())))
 
     def put(self, request, **ids):
-        partner_token_put(party=request.auth, **ids, token_type=self._type(), data=request.data)
+        partner_token_put(party=request.auth, **ids, token_type=self._type(), data=self.received(request.data, ids))
         return Response(envelope())
 
     def patch(self, request, **ids):
-        partner_token_patch(party=request.auth, **ids, token_type=self._type(), data=request.data)
+        data = self.received_patch(request.data)
+        partner_token_patch(party=request.auth, **ids, token_type=self._type(), data=data)
         return Response(envelope())
+
+    def received(self, data, ids: dict):
+        """The token as the services take it (2.2.1); other versions convert."""
+        return data
+
+    def received_patch(self, data):
+        return data
 
     def _type(self) -> str | None:
         return self.request.query_params.get("type")
@@ -403,3 +432,87 @@ class CpoChargingProfilesView(OcpiView):
             party=request.auth, session_id=session_id, response_url=request.query_params.get("response_url")
         )
         return Response(envelope(answer))
+
+
+# OCPI 2.1.1 (roaming.ocpi211): the same services, objects converted at the edge.
+
+
+class Cpo211LocationsView(CpoLocationsView):
+    """Locations, Sender interface, in 2.1.1's shape."""
+
+    def get(self, request, location_id=None, evse_uid_=None, connector_id=None):
+        if location_id is None:
+            locations = locations_of(request.auth.account_id)
+            return paginated_response(
+                request, locations, serialize=lambda page: list(map(ocpi211.location_as_211, location_objects(page)))
+            )
+        response = super().get(request, location_id, evse_uid_, connector_id)
+        data = response.data["data"]
+        if connector_id is not None:
+            response.data["data"] = ocpi211.connector_as_211(data)
+        elif evse_uid_ is not None:
+            response.data["data"] = ocpi211.evse_as_211(data)
+        else:
+            response.data["data"] = ocpi211.location_as_211(data)
+        return response
+
+
+class Emsp211LocationsView(EmspLocationsView):
+    """Locations, Receiver interface, for a 2.1.1 CPO: its objects become 2.2.1's before the same upsert."""
+
+    def received(self, data, ids: dict):
+        if "connector_id" in ids:
+            return ocpi211.connector_as_221(data)
+        if "evse_uid" in ids:
+            return ocpi211.evse_as_221(data)
+        return ocpi211.location_as_221(data, country_code=ids["country_code"], party_id=ids["party_id"])
+
+    def received_patch(self, data):
+        return ocpi211.location_patch_as_221(data)
+
+    def get(self, request, **ids):
+        response = super().get(request, **ids)
+        data = response.data["data"]
+        if "connector_id" in ids:
+            response.data["data"] = ocpi211.connector_as_211(data)
+        elif "evse_uid" in ids:
+            response.data["data"] = ocpi211.evse_as_211(data)
+        else:
+            response.data["data"] = ocpi211.location_as_211(data)
+        return response
+
+
+class Emsp211TokensView(OcpiView):
+    """Tokens, Sender interface, in 2.1.1's shape."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def get(self, request):
+        identity = _identity_of(request.auth)
+        return paginated_response(
+            request,
+            tokens_of(request.auth.account_id),
+            serialize=lambda tags: [ocpi211.token_as_211(t) for t in token_objects(tags, identity)],
+        )
+
+
+class Emsp211TokenAuthorizeView(EmspTokenAuthorizeView):
+    def post(self, request, token_uid):
+        response = super().post(request, token_uid)
+        response.data["data"] = ocpi211.authorization_as_211(response.data["data"])
+        return response
+
+
+class Cpo211TokensView(CpoTokensView):
+    """Tokens, Receiver interface, for a 2.1.1 eMSP."""
+
+    def get(self, request, **ids):
+        response = super().get(request, **ids)
+        response.data["data"] = ocpi211.token_as_211(response.data["data"])
+        return response
+
+    def received(self, data, ids: dict):
+        return ocpi211.token_as_221(data, country_code=ids["country_code"], party_id=ids["party_id"])
+
+    def received_patch(self, data):
+        return ocpi211.token_patch_as_221(data)

@@ -7,9 +7,11 @@ We register with a partner (party_register_with): the same with the roles swappe
 token A it issued. PUT renews (a fresh token C), DELETE ends it; either before registration is a 405, as is a
 second POST."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .. import ocpi211
 from ..choices import OcpiRole, RegistrationState
 from ..client import OcpiClientError, ocpi_request
 from ..models import OcpiIdentity, Party, PartyRole, new_token
@@ -37,7 +39,7 @@ def party_reinvite(*, party: Party) -> Party:
 
 
 def our_versions(base_url: str) -> list[dict]:
-    return [{"version": SUPPORTED_VERSION, "url": f"{base_url}/ocpi/{SUPPORTED_VERSION}/details"}]
+    return [{"version": version, "url": f"{base_url}/ocpi/{version}/details"} for version in settings.OCPI_VERSIONS]
 
 
 def our_endpoints(base_url: str) -> list[dict]:
@@ -100,18 +102,27 @@ def _business_details(identity: OcpiIdentity) -> dict:
 # The partner registers with us
 
 
-def credentials_register(*, party: Party, credentials, base_url: str) -> dict:
-    """POST /credentials with token A: read the partner's versions with its token, answer with token C."""
+def credentials_register(*, party: Party, credentials, base_url: str, version: str = SUPPORTED_VERSION) -> dict:
+    """POST /credentials with token A: read the partner's versions with its token, answer with token C. The
+    connection speaks the version whose credentials endpoint was called."""
     if party.state == RegistrationState.REGISTERED:
         raise OcpiError("Already registered: use PUT to update the credentials.", http_status=405)
-    return _credentials_accept(party=party, credentials=credentials, base_url=base_url)
+    return _credentials_accept(party=party, credentials=credentials, base_url=base_url, version=version)
 
 
-def credentials_update(*, party: Party, credentials, base_url: str) -> dict:
-    """PUT /credentials: new credentials of the partner, and a fresh token C for it."""
+def credentials_update(*, party: Party, credentials, base_url: str, version: str = SUPPORTED_VERSION) -> dict:
+    """PUT /credentials: new credentials of the partner, and a fresh token C for it (and this version)."""
     if party.state != RegistrationState.REGISTERED:
         raise OcpiError("Not registered: POST the credentials first.", http_status=405)
-    return _credentials_accept(party=party, credentials=credentials, base_url=base_url)
+    return _credentials_accept(party=party, credentials=credentials, base_url=base_url, version=version)
+
+
+def our_credentials_in(version: str, *, party: Party, base_url: str) -> dict:
+    """Our credentials in the shape of the version spoken with the partner."""
+    credentials = our_credentials(party=party, base_url=base_url)
+    if version == ocpi211.VERSION:
+        return ocpi211.credentials_as_211(credentials, our_role=_our_211_role(party))
+    return credentials
 
 
 def credentials_unregister(*, party: Party) -> None:
@@ -124,10 +135,12 @@ def credentials_unregister(*, party: Party) -> None:
     party.save(update_fields=["state", "incoming_token", "outgoing_token", "updated_at"])
 
 
-def _credentials_accept(*, party: Party, credentials, base_url: str) -> dict:
-    parsed = _credentials_parsed(credentials)
+def _credentials_accept(*, party: Party, credentials, base_url: str, version: str) -> dict:
+    parsed = _credentials_parsed(credentials, version=version, party=party)
     try:
-        version, endpoints = _partner_version(parsed["url"], token=parsed["token"], plain=party.plain_token_header)
+        version, endpoints = _partner_version(
+            parsed["url"], token=parsed["token"], plain=party.plain_token_header, only=version
+        )
     except OcpiClientError as error:
         raise OcpiError(
             f"Could not read the versions at {parsed['url']} with the token given: {error}",
@@ -139,7 +152,7 @@ def _credentials_accept(*, party: Party, credentials, base_url: str) -> dict:
         party.incoming_token = new_token()  # token C
         _party_connected(party, versions_url=parsed["url"], version=version, endpoints=endpoints)
         _party_roles_replace(party, parsed["roles"])
-    return our_credentials(party=party, base_url=base_url)
+    return our_credentials_in(version, party=party, base_url=base_url)
 
 
 # We register with a partner
@@ -158,17 +171,21 @@ def party_register_with(*, party: Party, base_url: str) -> Party:
             party.versions_url, token=party.outgoing_token, plain=party.plain_token_header
         )
         credentials_url = _endpoint(endpoints, "credentials")
+        if version == ocpi211.VERSION and not party.ocpi211_role:
+            raise OcpiError("The partner speaks OCPI 2.1.1: choose its role (CPO or eMSP) first.")
         # Token B is saved (committed) before the POST: the partner reads our versions with it while answering.
         party.incoming_token = new_token()
         party.save(update_fields=["incoming_token", "updated_at"])
+        if version == ocpi211.VERSION:
+            party.plain_token_header = True  # 2.1.1 sends tokens as they are
         answer = ocpi_request(
             "POST",
             credentials_url,
             token=party.outgoing_token,
             plain_token=party.plain_token_header,
-            body=our_credentials(party=party, base_url=base_url),
+            body=our_credentials_in(version, party=party, base_url=base_url),
         )
-        parsed = _credentials_parsed(answer)
+        parsed = _credentials_parsed(answer, version=version, party=party)
     except (OcpiClientError, OcpiError) as error:
         party.last_error = str(error)
         party.save(update_fields=["last_error", "updated_at"])
@@ -185,7 +202,9 @@ def party_register_with(*, party: Party, base_url: str) -> Party:
 # Helpers
 
 
-def _credentials_parsed(credentials) -> dict:
+def _credentials_parsed(credentials, *, version: str, party: Party) -> dict:
+    if version == ocpi211.VERSION:
+        return ocpi211.credentials_as_221(credentials, party.ocpi211_role)
     serializer = CredentialsSerializer(data=credentials)
     if not serializer.is_valid():
         raise OcpiError(
@@ -195,20 +214,28 @@ def _credentials_parsed(credentials) -> dict:
     return serializer.validated_data
 
 
-def _partner_version(versions_url: str, *, token: str, plain: bool) -> tuple[str, list[dict]]:
-    """The version we both speak (2.2.1) and the partner's endpoints of it."""
+def _partner_version(versions_url: str, *, token: str, plain: bool, only: str | None = None) -> tuple[str, list[dict]]:
+    """The newest version we both speak (or `only`) and the partner's endpoints of it."""
     versions = ocpi_request("GET", versions_url, token=token, plain_token=plain)
     offered = {v.get("version"): v.get("url") for v in versions or [] if isinstance(v, dict)}
-    if SUPPORTED_VERSION not in offered:
+    ours = [only] if only else settings.OCPI_VERSIONS
+    common = [version for version in ours if version in offered]
+    if not common:
         raise OcpiError(
             f"The partner offers OCPI {', '.join(sorted(filter(None, offered))) or 'nothing'}; we speak "
-            f"{SUPPORTED_VERSION}.",
+            f"{', '.join(ours)}.",
             status_code=OcpiStatus.UNSUPPORTED_VERSION,
         )
-    details = ocpi_request("GET", offered[SUPPORTED_VERSION], token=token, plain_token=plain) or {}
+    version = common[0]
+    details = ocpi_request("GET", offered[version], token=token, plain_token=plain) or {}
     endpoints = [e for e in details.get("endpoints", []) if isinstance(e, dict) and e.get("identifier")]
     _endpoint(endpoints, "credentials")
-    return SUPPORTED_VERSION, endpoints
+    return version, endpoints
+
+
+def _our_211_role(party: Party) -> str:
+    """The role we play towards a 2.1.1 partner: the other one."""
+    return OcpiRole.EMSP if party.ocpi211_role == OcpiRole.CPO else OcpiRole.CPO
 
 
 def _endpoint(endpoints: list[dict], identifier: str) -> str:

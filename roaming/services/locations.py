@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from .. import ocpi211
 from ..choices import OcpiRole, RegistrationState
 from ..locations import location_objects, locations_of
 from ..models import Location, Party
@@ -33,7 +34,7 @@ def location_push(*, location: Location) -> int:
             key=f"locations:{body['country_code']}:{body['party_id']}:{body['id']}",
             method="PUT",
             url=f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['id']}",
-            body=body,
+            body=ocpi211.location_as_211(body) if partner.version == ocpi211.VERSION else body,
         )
         queued += 1
     return queued

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from .. import ocpi211
 from ..choices import OcpiRole
 from ..client import OcpiClientError, ocpi_page
 from ..models import ModuleSync, Party
@@ -53,6 +54,8 @@ def partner_module_pull(*, party: Party, module: str, store: Callable[[Party, di
                 try:
                     if not isinstance(data, dict):
                         raise OcpiError("not an object")
+                    if party.version == ocpi211.VERSION:
+                        data = _as_221(party, module, data)
                     stored += store(party, data)
                 except (OcpiError, KeyError, TypeError) as error:
                     refused.append(f"{_object_id(data)}: {error}")
@@ -128,3 +131,21 @@ PULLS = {
     "cdrs": _pull_of("cdrs", _cdr_store),
     "tariffs": _pull_of("tariffs", _session_or_tariff_store("tariffs")),
 }
+
+
+def pulled_modules(party: Party) -> list[str]:
+    """The modules we pull from the partner: those it sends (its Sender interfaces) that we speak in its version."""
+    modules = [module for module in PULLS if party.endpoint_url(module, "SENDER")]
+    if party.version == ocpi211.VERSION:
+        modules = [module for module in modules if module in ocpi211.MODULES]
+    return modules
+
+
+def _as_221(party: Party, module: str, data: dict) -> dict:
+    """A 2.1.1 partner's object as 2.2.1's; its owner is the partner's one party (2.1.1 objects do not say)."""
+    role = party.roles.first()
+    if role is None:
+        raise OcpiError("The partner lists no party.")
+    if module == "locations":
+        return ocpi211.location_as_221(data, country_code=role.country_code, party_id=role.party_id)
+    return ocpi211.token_as_221(data, country_code=role.country_code, party_id=role.party_id)

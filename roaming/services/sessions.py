@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from ocpp_core.models import Transaction
 
+from .. import ocpi211
 from ..models import Cdr, OutboxMessage
 from ..sessions import cdr_object, session_facts, session_object
 from .session_events import CDR_POST, SESSION_PUT
@@ -28,6 +29,8 @@ def session_message_build(message: OutboxMessage) -> tuple[str, dict]:
     if facts is None:
         raise NothingToSend("The session is at no published location, or not by a partner's token.")
     partner = message.partner
+    if partner.version == ocpi211.VERSION:
+        raise NothingToSend("Sessions and CDRs are not sent to OCPI 2.1.1 partners (they can pull them in 2.2.1).")
     if message.method == SESSION_PUT:
         url = partner.endpoint_url("sessions", "RECEIVER")
         if url is None:

@@ -5,6 +5,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from .. import ocpi211
 from ..choices import OcpiRole, RegistrationState
 from ..models import Party, Tariff, TariffVersion
 from ..objects import TariffSerializer, first_error
@@ -31,7 +32,7 @@ def tariff_save(*, tariff: Tariff) -> Tariff:
     ).distinct()
     for partner in partners:
         url = partner.endpoint_url("tariffs", "RECEIVER")
-        if url is not None:
+        if url is not None and partner.version != ocpi211.VERSION:  # 2.1.1 partners: tariffs not spoken
             outbox_enqueue(
                 partner=partner,
                 key=f"tariffs:{body['country_code']}:{body['party_id']}:{body['id']}",

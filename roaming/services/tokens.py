@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ocpp_core.models import OcppTag
 
+from .. import ocpi211
 from ..choices import OcpiRole, RegistrationState
 from ..models import PartnerToken, Party
 from ..protocol import timestamp
@@ -43,7 +44,7 @@ def token_push(*, ocpp_tag: OcppTag, deleted: bool = False) -> int:
             key=f"tokens:{body['country_code']}:{body['party_id']}:{body['uid']}",
             method="PUT",
             url=f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['uid']}?type={body['type']}",
-            body=body,
+            body=ocpi211.token_as_211(body) if partner.version == ocpi211.VERSION else body,
         )
         queued += 1
     return queued

@@ -47,9 +47,11 @@ class PeerPlatform:
 
 
 @contextmanager
-def peer_platform(directory: Path):
+def peer_platform(directory: Path, **settings: str):
+    """A peer serving at a reserved port; `settings` are environment settings of its own (e.g. OCPI_VERSIONS)."""
     with reserved_port() as port:
         peer = PeerPlatform(directory / "peer.sqlite3", port)
+        peer.env.update(settings)
         peer.manage("migrate", "--verbosity", "0")
         peer.start()
         try:

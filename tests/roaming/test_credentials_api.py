@@ -30,7 +30,10 @@ def test_versions_and_details_open_with_token_a_and_list_credentials(invited):
     assert versions.status_code == 200
     body = versions.json()
     assert body["status_code"] == 1000 and body["timestamp"].endswith("Z")
-    assert body["data"] == [{"version": "2.2.1", "url": "http://testserver/ocpi/2.2.1/details"}]
+    assert body["data"] == [
+        {"version": "2.2.1", "url": "http://testserver/ocpi/2.2.1/details"},
+        {"version": "2.1.1", "url": "http://testserver/ocpi/2.1.1/details"},
+    ]
     details = client.get("/ocpi/2.2.1/details", **header(invited.incoming_token)).json()["data"]
     assert details["version"] == "2.2.1"
     assert {(e["identifier"], e["role"]) for e in details["endpoints"]} == {
