@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from ocpp_core.admin.common import ReadOnlyAdminMixin
 from powerfill.accounts.scoping import AccountScopedAdmin
 
+from .choices import RegistrationState
 from .models import (
     Cdr,
     Location,
@@ -27,6 +28,7 @@ from .protocol import OcpiError, public_base_url
 from .services.credentials import party_register_with, party_reinvite
 from .services.locations import location_save
 from .services.pull import pulled_modules
+from .services.resync import party_resync
 from .services.tariffs import tariff_save
 from .tasks import outbox_send_task, partner_module_pull_task
 
@@ -70,11 +72,14 @@ class PartyAdmin(AccountScopedAdmin):
     with the partner"."""
 
     formfield_overrides = URL_FIELDS_ASSUME_HTTPS
-    list_display = ("name", "state", "version", "role_list", "registered_at", "outbox_backlog", "last_error_short")
+    list_display = (
+        "name", "state", "version", "role_list", "registered_at", "last_push_at", "last_pull_at", "outbox_backlog",
+        "outbox_failures", "last_error_short",
+    )  # fmt: skip
     list_filter = ("state",)
     search_fields = ("name", "roles__party_id")
     inlines = [PartyRoleInline, ModuleSyncInline]
-    actions = ["register_with_partner", "pull_now", "issue_new_token_a"]
+    actions = ["register_with_partner", "pull_now", "resync", "issue_new_token_a"]
     readonly_fields = (
         "state",
         "our_versions_url",
@@ -97,12 +102,28 @@ class PartyAdmin(AccountScopedAdmin):
     )
 
     def get_queryset(self, request):
-        unsent = Count("outbox", filter=Q(outbox__sent_at=None, outbox__gave_up_at=None))
-        return super().get_queryset(request).prefetch_related("roles").annotate(backlog=unsent)
+        unsent = Count("outbox", filter=Q(outbox__sent_at=None, outbox__gave_up_at=None), distinct=True)
+        failing = Count("outbox", filter=Q(outbox__sent_at=None, outbox__attempts__gt=0), distinct=True)
+        pushed, pulled = Max("outbox__sent_at"), Max("syncs__last_pull_at")
+        queryset = super().get_queryset(request).prefetch_related("roles")
+        return queryset.annotate(backlog=unsent, failures=failing, pushed_at=pushed, pulled_at=pulled)
 
     @admin.display(description="outbox backlog", ordering="backlog")
     def outbox_backlog(self, obj):
         return obj.backlog
+
+    @admin.display(description="failed pushes", ordering="failures")
+    def outbox_failures(self, obj):
+        """Unsent messages that failed at least once (waiting for a retry, or given up)."""
+        return obj.failures
+
+    @admin.display(description="last push", ordering="pushed_at")
+    def last_push_at(self, obj):
+        return obj.pushed_at
+
+    @admin.display(description="last pull", ordering="pulled_at")
+    def last_pull_at(self, obj):
+        return obj.pulled_at
 
     @admin.display(description="our versions URL")
     def our_versions_url(self, obj):
@@ -138,6 +159,14 @@ class PartyAdmin(AccountScopedAdmin):
             for module in modules:
                 partner_module_pull_task.delay(party.pk, module)
             self.message_user(request, f"{party}: pull of {', '.join(modules)} started; results show under Pulls.")
+
+    @admin.action(description="Re-sync: pull everything again and send it everything we own that it receives")
+    def resync(self, request, queryset):
+        for party in queryset.filter(state=RegistrationState.REGISTERED):
+            queued = party_resync(party=party)
+            for module in pulled_modules(party):
+                partner_module_pull_task.delay(party.pk, module)
+            self.message_user(request, f"{party}: {queued} object(s) queued, full pulls started.")
 
     @admin.action(description="Issue a new token A (the partner registers again)")
     def issue_new_token_a(self, request, queryset):

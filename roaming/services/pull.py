@@ -6,6 +6,7 @@ time changes nothing."""
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from .. import ocpi211
@@ -50,15 +51,16 @@ def partner_module_pull(*, party: Party, module: str, store: Callable[[Party, di
             objects, url = ocpi_page(
                 url, token=party.outgoing_token, plain_token=party.plain_token_header, routing=routing
             )
-            for data in objects:
-                try:
-                    if not isinstance(data, dict):
-                        raise OcpiError("not an object")
-                    if party.version == ocpi211.VERSION:
-                        data = _as_221(party, module, data)
-                    stored += store(party, data)
-                except (OcpiError, KeyError, TypeError) as error:
-                    refused.append(f"{_object_id(data)}: {error}")
+            with transaction.atomic():  # a page at a time: one commit per page, not per object
+                for data in objects:
+                    try:
+                        if not isinstance(data, dict):
+                            raise OcpiError("not an object")
+                        if party.version == ocpi211.VERSION:
+                            data = _as_221(party, module, data)
+                        stored += store(party, data)
+                    except (OcpiError, KeyError, TypeError) as error:
+                        refused.append(f"{_object_id(data)}: {error}")
     except OcpiClientError as error:
         sync.last_error = str(error)
         sync.save(update_fields=["last_error"])

@@ -8,11 +8,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from roaming.choices import OcpiRole
-from roaming.models import OutboxMessage
+from roaming.models import ModuleSync, OutboxMessage
 from roaming.services.locations import location_save
 from roaming.services.outbox import _claim, outbox_due, outbox_send
+from roaming.services.resync import party_resync
 
-from ..factories import LocationFactory, OutboxMessageFactory, PartyFactory, PartyRoleFactory
+from ..factories import (
+    LocationFactory,
+    OcpiIdentityFactory,
+    OcppTagFactory,
+    OutboxMessageFactory,
+    PartyFactory,
+    PartyRoleFactory,
+    TariffFactory,
+)
 
 pytestmark = pytest.mark.django_db
 NOBODY = "http://127.0.0.1:9/ocpi/emsp/2.2.1/locations/DE/ACM/LOC1"  # the discard port: nothing answers
@@ -78,3 +87,28 @@ def test_saving_a_location_queues_it_for_partner_emsps_that_receive_locations(ac
         == f"https://emsp.example/ocpi/emsp/2.2.1/locations/{identity.country_code}/{identity.party_id}/{location.ocpi_id}"
     )
     assert message.body["name"] == "Renamed" and message.key.endswith(f":{location.ocpi_id}")
+
+
+def test_a_resync_forgets_the_pulls_and_queues_everything_the_partner_receives(account):
+    identity = OcpiIdentityFactory(account=account, country_code="DE", party_id="ACM")
+    LocationFactory(identity=identity, ocpi_id="L1")
+    TariffFactory(identity=identity, ocpi_id="T1")
+    OcppTagFactory(account=account, id_tag="CARD1")
+    base = "https://partner.example/ocpi"
+    endpoints = [
+        {"identifier": "locations", "role": "RECEIVER", "url": f"{base}/emsp/2.2.1/locations"},
+        {"identifier": "tariffs", "role": "RECEIVER", "url": f"{base}/emsp/2.2.1/tariffs"},
+        {"identifier": "tokens", "role": "RECEIVER", "url": f"{base}/cpo/2.2.1/tokens"},
+    ]
+    party = PartyFactory(account=account, endpoints=endpoints)  # a CPO
+    PartyRoleFactory(partner=party, role="EMSP", country_code="NL", party_id="EXA")
+    ModuleSync.objects.create(partner=party, module="tokens", pulled_until=timezone.now())
+
+    assert party_resync(party=party) == 3
+    queued = {m.key: m.url for m in OutboxMessage.objects.filter(partner=party)}
+    assert queued == {
+        "locations:DE:ACM:L1": f"{base}/emsp/2.2.1/locations/DE/ACM/L1",
+        "tariffs:DE:ACM:T1": f"{base}/emsp/2.2.1/tariffs/DE/ACM/T1",
+        "tokens:DE:ACM:CARD1": f"{base}/cpo/2.2.1/tokens/DE/ACM/CARD1?type=RFID",
+    }
+    assert ModuleSync.objects.get().pulled_until is None
