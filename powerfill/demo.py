@@ -15,6 +15,9 @@ from ocpp_core.models import ChargeBox, Connector, OcppTag
 from ocpp_core.services import registry as ocpp_services
 from permissions.services import permission_grant
 from powerfill.accounts.services import account_get_or_create, api_token_create, operators_group_sync
+from roaming.models import Location, OcpiIdentity, Tariff
+from roaming.services.locations import location_save
+from roaming.services.tariffs import tariff_save
 from sites import services as site_services
 from sites.models import Node
 
@@ -44,6 +47,15 @@ DEMO_SITE = {
         },
     ],
 }
+
+# 0.39 EUR per kWh and, after the first two hours, 2 EUR per hour of parking, VAT 19 %.
+DEMO_TARIFF_ELEMENTS = [
+    {"price_components": [{"type": "ENERGY", "price": 0.39, "vat": 19.0, "step_size": 1}]},
+    {
+        "price_components": [{"type": "PARKING_TIME", "price": 2.0, "vat": 19.0, "step_size": 300}],
+        "restrictions": {"min_duration": 7200},
+    },
+]
 
 # idTag: (first name, last name, note)
 DEMO_TAGS = {
@@ -121,8 +133,38 @@ def demo_load() -> DemoCredentials:
     ocpp_services.ocpp_tag_group_add_tags(group=group, ocpp_tags=[tags["FLOOR2-ANNA"], tags["FLOOR2-BEN"]])
     permission_grant(holder=group, node=nodes["Floor 2"])
 
+    _roaming(account, nodes["Floor 2"])
     _, credentials.api_token = api_token_create(account=account, name="demo")
     return credentials
+
+
+def _roaming(account, public_node: Node) -> None:
+    """OCPI: the account is DE*PWF; floor 2's shared stations are a published location with a tariff, ready for a
+    roaming partner (add one under "Parties")."""
+    identity, _ = OcpiIdentity.objects.get_or_create(
+        account=account, country_code="DE", party_id="PWF", defaults={"name": DEMO_ACCOUNT}
+    )
+    tariff = Tariff.objects.filter(identity=identity, ocpi_id="STANDARD").first() or tariff_save(
+        tariff=Tariff(identity=identity, ocpi_id="STANDARD", currency="EUR", elements=DEMO_TARIFF_ELEMENTS)
+    )
+    if not Location.objects.filter(node=public_node).exists():
+        location_save(
+            location=Location(
+                identity=identity,
+                node=public_node,
+                ocpi_id="BUILDING-A-F2",
+                name="Building A, floor 2",
+                address="Hauptstrasse 1",
+                city="Berlin",
+                postal_code="10115",
+                country="DEU",
+                latitude="52.520008",
+                longitude="13.404954",
+                time_zone="Europe/Berlin",
+                parking_type="PARKING_GARAGE",
+                tariff=tariff,
+            )  # fmt: skip
+        )
 
 
 def _login(username: str, password: str, *, superuser: bool, account) -> None:

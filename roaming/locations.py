@@ -55,7 +55,7 @@ def locations_of(account_id: int):
     )
     return (
         Location.objects.filter(identity__account_id=account_id)
-        .select_related("identity", "node")
+        .select_related("identity", "node", "tariff")
         .annotate(last_updated=Greatest(F("updated_at"), Coalesce(Subquery(latest_evse_change), _EPOCH)))
     )
 
@@ -76,8 +76,9 @@ def location_objects(locations: list[Location]) -> list[dict]:
     objects = []
     for location in locations:
         node = location.node
+        tariff_id = location.tariff.ocpi_id if location.tariff_id else None
         evses = [
-            _evse_object(location.identity, box, connector)
+            _evse_object(location.identity, box, connector, tariff_id)
             for box in boxes_by_tree.get(node.tree_id, [])
             if node.lft <= box["node__lft"] and box["node__rght"] <= node.rght
             for connector in connectors_by_box.get(box["pk"], [])
@@ -129,7 +130,7 @@ def evse_uid(connector_pk: int) -> str:
     return str(connector_pk)
 
 
-def _evse_object(identity: OcpiIdentity, box: dict, connector: dict) -> dict:
+def _evse_object(identity: OcpiIdentity, box: dict, connector: dict, tariff_id: str | None) -> dict:
     moments = (box["updated_at"], connector["status_updated_at"], box["connected_at"], box["disconnected_at"])
     updated = timestamp(max(moment for moment in moments if moment is not None))
     status = EVSE_STATUS.get(connector["status"], EvseStatus.UNKNOWN) if box["is_connected"] else EvseStatus.UNKNOWN
@@ -145,6 +146,7 @@ def _evse_object(identity: OcpiIdentity, box: dict, connector: dict) -> dict:
                 "power_type": "AC_1_PHASE" if box["phases"] == 1 else "AC_3_PHASE",
                 "max_voltage": NOMINAL_VOLTAGE,
                 "max_amperage": int(box["max_current_a"]),
+                **({"tariff_ids": [tariff_id]} if tariff_id else {}),
                 "last_updated": updated,
             }
         ],
