@@ -1,11 +1,12 @@
 """Reactions to changes made elsewhere. OCPP tags are written by the admin (forms, actions, CSV import), the REST
 API and services; a model signal is the one place all of them pass, so a partner CPO hears of every change."""
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from ocpp_core.models import OcppTag
 
+from .models import PartnerToken
 from .services.tokens import token_push
 
 
@@ -13,6 +14,12 @@ from .services.tokens import token_push
 def token_saved(sender, instance: OcppTag, raw=False, **kwargs):
     if not raw:  # not while loading fixtures
         token_push(ocpp_tag=instance)
+
+
+@receiver(pre_delete, sender=OcppTag, dispatch_uid="roaming_token_deleting")
+def token_deleting(sender, instance: OcppTag, **kwargs):
+    # After the delete the partner token no longer points at its tag: remember now whether the tag was one.
+    instance.stands_for_partner_token = PartnerToken.objects.filter(ocpp_tag_id=instance.pk).exists()
 
 
 @receiver(post_delete, sender=OcppTag, dispatch_uid="roaming_token_deleted")

@@ -59,7 +59,7 @@ urlpatterns = [
     path(f"cpo/{V}/sessions", CpoSessionsView.as_view(), name="cpo-sessions"),
     path(f"cpo/{V}/cdrs", CpoCdrsView.as_view(), name="cpo-cdrs"),
     path(f"cpo/{V}/tariffs", CpoTariffsView.as_view(), name="cpo-tariffs"),
-    path(f"emsp/{V}/sessions/{OWNED}/<str:session_id>", EmspSessionsView.as_view(), name="emsp-session"),
+    path(f"emsp/{V}/sessions/{OWNED}/<str:object_id>", EmspSessionsView.as_view(), name="emsp-session"),
     path(f"emsp/{V}/cdrs", EmspCdrsView.as_view(), name="emsp-cdrs"),
     path(f"emsp/{V}/cdrs/<int:cdr_pk>", EmspCdrView.as_view(), name="emsp-cdr"),
     path(f"{V}/hubclientinfo/{OWNED}", HubClientInfoView.as_view(), name="hubclientinfo"),
@@ -67,7 +67,7 @@ urlpatterns = [
     # Commands: partner eMSPs command our chargers; partner CPOs post the results of ours.
     path(f"cpo/{V}/commands/<str:command>", CpoCommandsView.as_view(), name="cpo-command"),
     path(f"emsp/{V}/commands/<str:command>/<int:sent_pk>", EmspCommandResultView.as_view(), name="emsp-command-result"),
-    path(f"emsp/{V}/tariffs/{OWNED}/<str:tariff_id>", EmspTariffsView.as_view(), name="emsp-tariff"),
+    path(f"emsp/{V}/tariffs/{OWNED}/<str:object_id>", EmspTariffsView.as_view(), name="emsp-tariff"),
 ]
 
 # OCPI 2.1.1 (roaming.ocpi211): credentials, locations and tokens for partners that speak no 2.2.1.

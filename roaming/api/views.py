@@ -306,23 +306,30 @@ class CpoTariffsView(OcpiView):
         return paginated_response(request, tariffs_of(request.auth.account_id), serialize=tariff_objects)
 
 
-class EmspSessionsView(OcpiView):
-    """Sessions, Receiver interface (we are the eMSP): a partner CPO pushes our customers' sessions."""
+class EmspOwnedObjectView(OcpiView):
+    """A Receiver interface (we are the eMSP) for objects a partner CPO owns, by country code, party id and id."""
 
     permission_classes = [IsRegisteredParty]
+    module = ""
 
-    def get(self, request, country_code, party_id, session_id):
-        ids = {"country_code": country_code, "party_id": party_id, "object_id": session_id}
-        return Response(envelope(partner_object(party=request.auth, module="sessions", **ids)))
+    def get(self, request, country_code, party_id, object_id):
+        ids = {"country_code": country_code, "party_id": party_id, "object_id": object_id}
+        return Response(envelope(partner_object(party=request.auth, module=self.module, **ids)))
 
-    def put(self, request, country_code, party_id, session_id):
-        ids = {"country_code": country_code, "party_id": party_id, "object_id": session_id}
-        partner_object_put(party=request.auth, module="sessions", **ids, data=request.data)
+    def put(self, request, country_code, party_id, object_id):
+        ids = {"country_code": country_code, "party_id": party_id, "object_id": object_id}
+        partner_object_put(party=request.auth, module=self.module, **ids, data=request.data)
         return Response(envelope())
 
-    def patch(self, request, country_code, party_id, session_id):
+
+class EmspSessionsView(EmspOwnedObjectView):
+    """Sessions, Receiver interface: a partner CPO pushes our customers' sessions."""
+
+    module = "sessions"
+
+    def patch(self, request, country_code, party_id, object_id):
         partner_session_patch(
-            party=request.auth, country_code=country_code, party_id=party_id, session_id=session_id, data=request.data
+            party=request.auth, country_code=country_code, party_id=party_id, session_id=object_id, data=request.data
         )
         return Response(envelope())
 
@@ -350,22 +357,13 @@ class EmspCdrView(OcpiView):
         return Response(envelope(stored.data))
 
 
-class EmspTariffsView(OcpiView):
-    """Tariffs, Receiver interface (we are the eMSP): a partner CPO pushes its tariffs, or removes one."""
+class EmspTariffsView(EmspOwnedObjectView):
+    """Tariffs, Receiver interface: a partner CPO pushes its tariffs, or removes one."""
 
-    permission_classes = [IsRegisteredParty]
+    module = "tariffs"
 
-    def get(self, request, country_code, party_id, tariff_id):
-        ids = {"country_code": country_code, "party_id": party_id, "object_id": tariff_id}
-        return Response(envelope(partner_object(party=request.auth, module="tariffs", **ids)))
-
-    def put(self, request, country_code, party_id, tariff_id):
-        ids = {"country_code": country_code, "party_id": party_id, "object_id": tariff_id}
-        partner_object_put(party=request.auth, module="tariffs", **ids, data=request.data)
-        return Response(envelope())
-
-    def delete(self, request, country_code, party_id, tariff_id):
-        partner_tariff_delete(party=request.auth, country_code=country_code, party_id=party_id, tariff_id=tariff_id)
+    def delete(self, request, country_code, party_id, object_id):
+        partner_tariff_delete(party=request.auth, country_code=country_code, party_id=party_id, tariff_id=object_id)
         return Response(envelope())
 
 

@@ -3,10 +3,10 @@
 from django.db import transaction
 
 from .. import ocpi211
-from ..choices import OcpiRole, RegistrationState
+from ..choices import OcpiRole
 from ..locations import location_objects, locations_of
-from ..models import Location, Party
-from .outbox import outbox_enqueue
+from ..models import Location
+from .outbox import outbox_put_to_partners
 
 
 @transaction.atomic
@@ -21,20 +21,11 @@ def location_push(*, location: Location) -> int:
     """Queue the location as it is now (PUT of the whole object) for the account's partner eMSPs; returns how many.
     Call inside the transaction that changed it."""
     (body,) = location_objects([locations_of(location.identity.account_id).get(pk=location.pk)])
-    partners = Party.objects.filter(
-        account_id=location.identity.account_id, state=RegistrationState.REGISTERED, roles__role=OcpiRole.EMSP
-    ).distinct()
-    queued = 0
-    for partner in partners:
-        url = partner.endpoint_url("locations", "RECEIVER")
-        if url is None:
-            continue
-        outbox_enqueue(
-            partner=partner,
-            key=f"locations:{body['country_code']}:{body['party_id']}:{body['id']}",
-            method="PUT",
-            url=f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['id']}",
-            body=ocpi211.location_as_211(body) if partner.version == ocpi211.VERSION else body,
-        )
-        queued += 1
-    return queued
+    return outbox_put_to_partners(
+        account_id=location.identity.account_id,
+        partner_role=OcpiRole.EMSP,
+        module="locations",
+        ids=(body["country_code"], body["party_id"], body["id"]),
+        body=body,
+        body_211=ocpi211.location_as_211(body),
+    )

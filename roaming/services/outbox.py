@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ..choices import OcpiRole
+from .. import ocpi211
+from ..choices import OcpiRole, RegistrationState
 from ..client import OcpiClientError, ocpi_request
 from ..models import OutboxMessage, Party
 from ..selectors import routing_headers
@@ -28,6 +29,32 @@ def outbox_enqueue(*, partner: Party, key: str, method: str, url: str, body) -> 
     )
     transaction.on_commit(lambda: _send_soon(message.pk))
     return message
+
+
+def outbox_put_to_partners(
+    *, account_id: int, partner_role: str, module: str, ids: tuple[str, ...], body: dict, body_211=None, query=""
+) -> int:
+    """Queue a PUT of one of our objects (`ids`: its path below the module's URL) for every registered partner of the
+    account in `partner_role` that receives the module; `body_211` is the object for OCPI 2.1.1 partners (None: not
+    sent to them). Call inside the transaction of the change; returns how many were queued."""
+    partners = Party.objects.filter(
+        account_id=account_id, state=RegistrationState.REGISTERED, roles__role=partner_role
+    ).distinct()
+    queued = 0
+    for partner in partners:
+        legacy = partner.version == ocpi211.VERSION
+        url = partner.endpoint_url(module, "RECEIVER")
+        if url is None or (legacy and body_211 is None):
+            continue
+        outbox_enqueue(
+            partner=partner,
+            key=f"{module}:{':'.join(ids)}",
+            method="PUT",
+            url=f"{url.rstrip('/')}/{'/'.join(ids)}{query}",
+            body=body_211 if legacy else body,
+        )
+        queued += 1
+    return queued
 
 
 def outbox_send(message_pk: int) -> bool:

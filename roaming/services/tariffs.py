@@ -5,12 +5,11 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import ocpi211
-from ..choices import OcpiRole, RegistrationState
-from ..models import Party, Tariff, TariffVersion
+from ..choices import OcpiRole
+from ..models import Tariff, TariffVersion
 from ..objects import TariffSerializer, first_error
 from ..tariffs import tariff_object
-from .outbox import outbox_enqueue
+from .outbox import outbox_put_to_partners
 
 
 @transaction.atomic
@@ -27,17 +26,11 @@ def tariff_save(*, tariff: Tariff) -> Tariff:
     tariff.save()
     body = tariff_object(tariff)
     TariffVersion.objects.create(tariff=tariff, valid_from=tariff.updated_at, data=body)
-    partners = Party.objects.filter(
-        account_id=tariff.identity.account_id, state=RegistrationState.REGISTERED, roles__role=OcpiRole.EMSP
-    ).distinct()
-    for partner in partners:
-        url = partner.endpoint_url("tariffs", "RECEIVER")
-        if url is not None and partner.version != ocpi211.VERSION:  # 2.1.1 partners: tariffs not spoken
-            outbox_enqueue(
-                partner=partner,
-                key=f"tariffs:{body['country_code']}:{body['party_id']}:{body['id']}",
-                method="PUT",
-                url=f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['id']}",
-                body=body,
-            )
+    outbox_put_to_partners(  # 2.1.1 partners: tariffs are not spoken with them
+        account_id=tariff.identity.account_id,
+        partner_role=OcpiRole.EMSP,
+        module="tariffs",
+        ids=(body["country_code"], body["party_id"], body["id"]),
+        body=body,
+    )
     return tariff

@@ -8,12 +8,12 @@ from django.utils import timezone
 from ocpp_core.models import OcppTag
 
 from .. import ocpi211
-from ..choices import OcpiRole, RegistrationState
-from ..models import PartnerToken, Party
+from ..choices import OcpiRole
+from ..models import PartnerToken
 from ..protocol import timestamp
 from ..selectors import primary_identity
 from ..tokens import token_object
-from .outbox import outbox_enqueue
+from .outbox import outbox_put_to_partners
 
 
 def token_push(*, ocpp_tag: OcppTag, deleted: bool = False) -> int:
@@ -23,28 +23,18 @@ def token_push(*, ocpp_tag: OcppTag, deleted: bool = False) -> int:
         not deleted and PartnerToken.objects.filter(ocpp_tag_id=ocpp_tag.pk).exists()
     ):
         return 0
-    partners = list(
-        Party.objects.filter(
-            account_id=ocpp_tag.account_id, state=RegistrationState.REGISTERED, roles__role=OcpiRole.CPO
-        ).distinct()
-    )
-    identity = primary_identity(ocpp_tag.account_id) if partners else None
+    identity = primary_identity(ocpp_tag.account_id)
     if identity is None:
         return 0
     body = token_object(ocpp_tag, identity)
     if deleted:
         body.update(valid=False, last_updated=timestamp(timezone.now()))
-    queued = 0
-    for partner in partners:
-        url = partner.endpoint_url("tokens", "RECEIVER")
-        if url is None:
-            continue
-        outbox_enqueue(
-            partner=partner,
-            key=f"tokens:{body['country_code']}:{body['party_id']}:{body['uid']}",
-            method="PUT",
-            url=f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['uid']}?type={body['type']}",
-            body=ocpi211.token_as_211(body) if partner.version == ocpi211.VERSION else body,
-        )
-        queued += 1
-    return queued
+    return outbox_put_to_partners(
+        account_id=ocpp_tag.account_id,
+        partner_role=OcpiRole.CPO,
+        module="tokens",
+        ids=(body["country_code"], body["party_id"], body["uid"]),
+        body=body,
+        body_211=ocpi211.token_as_211(body),
+        query=f"?type={body['type']}",
+    )

@@ -6,7 +6,6 @@ and party id, and a refused object leaves nothing behind. As CPO we offer ours (
 sees only its customers' sessions and CDRs, paginated, each valid by the field rules, priced by the version of the
 tariff in force when the session started."""
 
-import base64
 import copy
 import json
 from datetime import timedelta
@@ -18,7 +17,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from ocpp_core.models import MeterValue, Transaction
 from roaming.choices import OcpiRole
@@ -38,6 +36,7 @@ from ..factories import (
     PartyRoleFactory,
     TransactionFactory,
 )
+from .clients import client_of
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
@@ -50,13 +49,6 @@ CPO = "/ocpi/cpo/2.2.1"
 
 def example(name: str) -> dict:
     return json.loads((EXAMPLES / name).read_text())
-
-
-def client_of(party) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + base64.b64encode(party.incoming_token.encode()).decode())
-    client.party = party
-    return client
 
 
 def ocpi_time(moment) -> str:

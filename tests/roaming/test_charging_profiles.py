@@ -3,12 +3,10 @@ limit in load management, which never gives the connector more (in A, or W at 23
 below the charger's minimum, follows the profile's periods and ends with its duration. Results go to the
 response_url through the outbox."""
 
-import base64
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from priority.load_inputs import site_state
 from priority.models import ConnectorLoad
@@ -24,15 +22,10 @@ from ..factories import (
     PartyRoleFactory,
     TransactionFactory,
 )
+from .clients import client_of
 
 pytestmark = pytest.mark.django_db
 RESULTS = "https://emsp.example/ocpi/emsp/2.2.1/chargingprofiles/results"
-
-
-def client_of(party) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + base64.b64encode(party.incoming_token.encode()).decode())
-    return client
 
 
 @pytest.fixture

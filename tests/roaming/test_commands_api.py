@@ -3,7 +3,6 @@ CANCEL_RESERVATION or UNLOCK_CONNECTOR. What can be judged at once is answered a
 command is carried out once, after the commit, by a worker (Celery runs eager in the tests), and its result goes to
 the eMSP's response_url through the outbox."""
 
-import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from ..factories import (
     PartyRoleFactory,
     TransactionFactory,
 )
+from .clients import client_of
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
@@ -37,13 +37,6 @@ TOKEN = json.loads((EXAMPLES / "token_put_example.json").read_text())  # NL*TNM 
 COMMANDS = "/ocpi/cpo/2.2.1/commands"
 RESPONSE_URL = "http://127.0.0.1:9/ocpi/emsp/2.2.1/commands/result/1"  # the discard port: nothing answers
 NOT_CONNECTED = "The charge box is not connected."
-
-
-def client_of(party) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + base64.b64encode(party.incoming_token.encode()).decode())
-    client.party = party
-    return client
 
 
 def emsp_of(account, *, name: str, country_code: str, party_id: str) -> APIClient:

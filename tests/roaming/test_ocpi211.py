@@ -11,6 +11,7 @@ from roaming.models import PartnerLocation, PartnerToken
 from roaming.objects import LocationSerializer
 
 from ..factories import ChargeBoxFactory, ConnectorFactory, LocationFactory, PartyFactory, PartyRoleFactory
+from .clients import client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -44,17 +45,11 @@ TOKEN_211 = {
 }  # fmt: skip
 
 
-def client_of(party) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {party.incoming_token}")  # 2.1.1: the token as it is
-    return client
-
-
 @pytest.fixture
 def cpo_211(account):
     party = PartyFactory(account=account, version="2.1.1", ocpi211_role="CPO", role=None)
     PartyRoleFactory(partner=party, role="CPO", country_code="NL", party_id="OLD")
-    return client_of(party)
+    return client_of(party, plain=True)
 
 
 def test_a_211_location_its_patch_and_an_evse_are_stored_as_221(cpo_211):
@@ -88,7 +83,7 @@ def test_a_211_location_breaking_the_rules_is_refused_naming_the_field(cpo_211):
 def test_a_211_token_is_stored_as_221_and_read_back_in_211(account):
     emsp = PartyFactory(account=account, version="2.1.1", ocpi211_role="EMSP", role=None)
     PartyRoleFactory(partner=emsp, role="EMSP", country_code="NL", party_id="OLD")
-    client = client_of(emsp)
+    client = client_of(emsp, plain=True)
     url = "/ocpi/cpo/2.1.1/tokens/NL/OLD/012345678?type=RFID"
     assert client.put(url, TOKEN_211, format="json").status_code == 200
     token = PartnerToken.objects.get()
@@ -103,7 +98,7 @@ def test_our_locations_in_211s_shape_and_a_partner_without_a_211_role(account):
     location = LocationFactory(identity__account=account, parking_type="ON_DRIVEWAY")
     ConnectorFactory(charge_box=ChargeBoxFactory(account=account, node=location.node), connector_id=1)
     emsp = PartyFactory(account=account, version="2.1.1", ocpi211_role="EMSP")
-    (listed,) = client_of(emsp).get("/ocpi/cpo/2.1.1/locations").json()["data"]
+    (listed,) = client_of(emsp, plain=True).get("/ocpi/cpo/2.1.1/locations").json()["data"]
     assert listed["type"] == "OTHER" and "publish" not in listed and "country_code" not in listed
     assert set(listed["evses"][0]["connectors"][0]) >= {"voltage", "amperage"}
 

@@ -2,7 +2,6 @@
 partner's tag group that the permission resolver judges like any other; partner CPOs read ours (Sender interface)
 and ask about one in real time (authorize)."""
 
-import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from ocpp.v16.enums import AuthorizationStatus
-from rest_framework.test import APIClient
 
 from ocpp_core.models import OcppTag
 from permissions.selectors import tag_authorization
@@ -28,6 +26,7 @@ from ..factories import (
     PartyFactory,
     PartyRoleFactory,
 )
+from .clients import client_of
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
@@ -37,13 +36,6 @@ BASE = "/ocpi/cpo/2.2.1/tokens"
 
 def example(name: str) -> dict:
     return json.loads((EXAMPLES / name).read_text())
-
-
-def client_of(party) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token " + base64.b64encode(party.incoming_token.encode()).decode())
-    client.party = party
-    return client
 
 
 @pytest.fixture
@@ -232,4 +224,5 @@ def test_a_change_to_our_tag_is_queued_for_partner_cpos_and_a_partners_token_is_
     token = example("token_put_example.json")
     emsp.put(url_of(token), token, format="json")  # mirrored as an OCPP tag of ours, but the partner's token
     emsp.patch(url_of(token), example("token_patch_example.json"), format="json")
+    PartnerToken.objects.get().ocpp_tag.delete()
     assert not OutboxMessage.objects.filter(key__contains="012345678").exists()
