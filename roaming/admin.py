@@ -20,6 +20,7 @@ from .models import (
     Party,
     PartyRole,
     ReceivedCommand,
+    SentChargingProfile,
     SentCommand,
     Tariff,
     TariffVersion,
@@ -279,6 +280,18 @@ class SentCommandAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     list_filter = ("command", ("partner", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("partner",)
     readonly_fields = ("partner", "command", "data", "response", "result", "created_at", "result_at")
+
+
+@admin.register(SentChargingProfile)
+class SentChargingProfileAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
+    """Charging profile requests we sent partner CPOs as eMSP, with their answer and the result posted back."""
+
+    account_lookup = "partner__account"
+    list_display = ("action", "session_id", "partner", "created_at", "response", "result", "result_at")
+    list_filter = ("action", ("partner", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("partner",)
+    search_fields = ("session_id", "partner__name")
+    readonly_fields = ("partner", "session_id", "action", "data", "response", "result", "created_at", "result_at")
 
 
 @admin.register(PartnerToken)

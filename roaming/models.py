@@ -445,3 +445,29 @@ class SentCommand(models.Model):
 
     def __str__(self):
         return f"{self.command} to {self.partner_id}"
+
+
+class SentChargingProfile(models.Model):
+    """A charging profile request we sent a partner CPO as eMSP (set, read or clear the profile of one of our
+    customers' sessions). The CPO answers at once (response) and posts the result to the response_url we gave,
+    which names this row."""
+
+    class Action(models.TextChoices):
+        SET = "SET", "set the profile"
+        GET = "GET", "read the active profile"
+        CLEAR = "CLEAR", "clear the profile"
+
+    partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="sent_charging_profiles")
+    session_id = models.CharField(max_length=36)
+    action = models.CharField(max_length=5, choices=Action.choices)
+    data = models.JSONField(help_text="The profile sent (SET), or the query (GET, CLEAR).")
+    response = models.JSONField(null=True, blank=True, help_text="The CPO's ChargingProfileResponse.")
+    result = models.JSONField(null=True, blank=True, help_text="The result posted to our response_url.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    result_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.action} profile of session {self.session_id}"

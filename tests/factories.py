@@ -39,6 +39,7 @@ from roaming.models import (
     Party,
     PartyRole,
     ReceivedCommand,
+    SentChargingProfile,
     SentCommand,
     Tariff,
 )
@@ -388,6 +389,16 @@ class SentCommandFactory(factory.django.DjangoModelFactory):
     partner = factory.SubFactory(PartyFactory)
     command = "STOP_SESSION"
     data = factory.LazyFunction(lambda: {"response_url": "https://us.example/r/1", "session_id": "1"})
+
+
+class SentChargingProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SentChargingProfile
+
+    partner = factory.SubFactory(PartyFactory)
+    session_id = "1"
+    action = "CLEAR"
+    data = factory.LazyFunction(lambda: {"response_url": "https://us.example/r/1"})
 
 
 class PartnerObjectFactory(factory.django.DjangoModelFactory):

@@ -16,8 +16,10 @@ from .views import (
     Emsp211LocationsView,
     Emsp211TokenAuthorizeView,
     Emsp211TokensView,
+    EmspActiveChargingProfileView,
     EmspCdrsView,
     EmspCdrView,
+    EmspChargingProfileResultView,
     EmspCommandResultView,
     EmspLocationsView,
     EmspSessionsView,
@@ -64,6 +66,12 @@ urlpatterns = [
     path(f"emsp/{V}/cdrs/<int:cdr_pk>", EmspCdrView.as_view(), name="emsp-cdr"),
     path(f"{V}/hubclientinfo/{OWNED}", HubClientInfoView.as_view(), name="hubclientinfo"),
     path(f"cpo/{V}/chargingprofiles/<str:session_id>", CpoChargingProfilesView.as_view(), name="cpo-chargingprofile"),
+    path(
+        f"emsp/{V}/chargingprofiles/results/<int:sent_pk>",
+        EmspChargingProfileResultView.as_view(),
+        name="emsp-chargingprofile-result",
+    ),
+    path(f"emsp/{V}/chargingprofiles/<str:session_id>", EmspActiveChargingProfileView.as_view()),
     # Commands: partner eMSPs command our chargers; partner CPOs post the results of ours.
     path(f"cpo/{V}/commands/<str:command>", CpoCommandsView.as_view(), name="cpo-command"),
     path(f"emsp/{V}/commands/<str:command>/<int:sent_pk>", EmspCommandResultView.as_view(), name="emsp-command-result"),

@@ -18,7 +18,9 @@ from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, publi
 from ..selectors import primary_identity
 from ..services.charging_profiles import (
     active_charging_profile_get,
+    active_charging_profile_receive,
     charging_profile_clear,
+    charging_profile_result_receive,
     charging_profile_set,
 )
 from ..services.commands import command_receive, command_result_receive
@@ -386,6 +388,28 @@ class EmspCommandResultView(OcpiView):
 
     def post(self, request, command, sent_pk):
         command_result_receive(party=request.auth, command=command, sent_pk=sent_pk, data=request.data)
+        return Response(envelope())
+
+
+class EmspChargingProfileResultView(OcpiView):
+    """Charging profiles, Sender interface (we are the eMSP): the response_url of a request we sent; the CPO posts
+    the result here."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def post(self, request, sent_pk):
+        charging_profile_result_receive(party=request.auth, sent_pk=sent_pk, data=request.data)
+        return Response(envelope())
+
+
+class EmspActiveChargingProfileView(OcpiView):
+    """Charging profiles, Sender interface (we are the eMSP): the CPO reports the profile now in force for one of our
+    customers' sessions."""
+
+    permission_classes = [IsRegisteredParty]
+
+    def put(self, request, session_id):
+        active_charging_profile_receive(party=request.auth, session_id=session_id, data=request.data)
         return Response(envelope())
 
 

@@ -19,6 +19,8 @@ from .cdrs import (
 from .chargingprofiles import (
     ActiveChargingProfileSerializer,
     ChargingProfileResponseSerializer,
+    ChargingProfileResultSerializer,
+    ChargingProfileSerializer,
     SetChargingProfileSerializer,
 )
 from .commands import (
@@ -59,6 +61,8 @@ from .tokens import AuthorizationInfoSerializer, LocationReferencesSerializer, T
 __all__ = [
     "ActiveChargingProfileSerializer",
     "ChargingProfileResponseSerializer",
+    "ChargingProfileResultSerializer",
+    "ChargingProfileSerializer",
     "SetChargingProfileSerializer",
     "CONNECTION_STATUSES",
     "ClientInfoSerializer",

@@ -31,3 +31,10 @@ class ChargingProfileResponseSerializer(serializers.Serializer):
 class ActiveChargingProfileSerializer(serializers.Serializer):
     start_date_time = OcpiDateTimeField()
     charging_profile = ChargingProfileSerializer()
+
+
+class ChargingProfileResultSerializer(serializers.Serializer):
+    """ChargingProfileResult, ClearProfileResult and ActiveChargingProfileResult (which adds the profile)."""
+
+    result = serializers.ChoiceField(choices=["ACCEPTED", "REJECTED", "UNKNOWN"])
+    profile = ActiveChargingProfileSerializer(required=False)

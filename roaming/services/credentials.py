@@ -62,6 +62,7 @@ def our_endpoints(base_url: str) -> list[dict]:
         {"identifier": "commands", "role": "RECEIVER", "url": f"{cpo}/commands"},
         {"identifier": "commands", "role": "SENDER", "url": f"{emsp}/commands"},
         {"identifier": "chargingprofiles", "role": "RECEIVER", "url": f"{cpo}/chargingprofiles"},
+        {"identifier": "chargingprofiles", "role": "SENDER", "url": f"{emsp}/chargingprofiles"},
         {
             "identifier": "hubclientinfo",
             "role": "RECEIVER",

@@ -30,6 +30,7 @@ from ..factories import (
     PriorityChangeFactory,
     ReceivedCommandFactory,
     ReservationFactory,
+    SentChargingProfileFactory,
     SentCommandFactory,
     TariffFactory,
     TimeOfUseWindowFactory,
@@ -79,6 +80,7 @@ MAKERS = {
     "roaming.partnerobject": lambda account: PartnerObjectFactory(partner__account=account),
     "roaming.receivedcommand": lambda account: ReceivedCommandFactory(partner__account=account),
     "roaming.sentcommand": lambda account: SentCommandFactory(partner__account=account),
+    "roaming.sentchargingprofile": lambda account: SentChargingProfileFactory(partner__account=account),
     "roaming.outboxmessage": lambda account: OutboxMessageFactory(partner__account=account),
 }
 

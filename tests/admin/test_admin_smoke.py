@@ -32,6 +32,7 @@ ADDED_ONLY_BY_CHARGERS = {
     "roaming.partnerobject",
     "roaming.receivedcommand",
     "roaming.sentcommand",
+    "roaming.sentchargingprofile",
     "roaming.outboxmessage",
 }
 OURS = [(model, model_admin) for model, model_admin in REGISTERED if model._meta.label_lower in MAKERS]

@@ -9,6 +9,7 @@ import pytest
 
 from ocpp_core.models import ChargeBox, Connector
 from permissions.services import permission_grant
+from priority.models import ConnectorLoad
 from roaming.models import Cdr, Location, OutboxMessage, PartnerToken, Party, ReceivedCommand, Tariff
 from roaming.objects import CdrSerializer, SessionSerializer
 from roaming.services.commands import command_run
@@ -294,3 +295,42 @@ def test_a_status_notification_and_the_charger_going_offline_reach_the_emsp(daph
     assert peer.python(PEER_EVSE_STATUS) == ["UNKNOWN"]
     messages = OutboxMessage.objects.filter(key__startswith="evses:")
     assert messages.count() >= 2 and not messages.filter(sent_at=None, gave_up_at=None).exists()
+
+
+PEER_SENDS_PROFILE = """
+import json
+from roaming.models import Party
+from roaming.services.charging_profiles import charging_profile_send
+party = Party.objects.get(name="Acme")
+profile = {{"charging_rate_unit": "A", "charging_profile_period": [{{"start_period": 0, "limit": 10}}]}}
+sent = charging_profile_send(party=party, session_id="{session_id}", action="SET", profile=profile, base_url="{url}")
+print(json.dumps({{"pk": sent.pk, "response": sent.response}}))
+"""
+
+PEER_PROFILE_RESULT = """
+import json
+from roaming.models import SentChargingProfile
+print(json.dumps(SentChargingProfile.objects.get(pk={pk}).result))
+"""
+
+
+def test_the_emsps_charging_profile_caps_its_customers_session_here(daphne_server, peer, roaming_site):
+    async def start(charger):
+        started = await charger.call(
+            "StartTransaction", {"connectorId": 1, "idTag": "PEERCARD1", "meterStart": 0, "timestamp": now()}
+        )
+        await charger.call("StatusNotification", {"connectorId": 1, "status": "Charging", "errorCode": "NoError"})
+        return started[2]["transactionId"]
+
+    async def charge():
+        async with raw_charger(daphne_server, "ACME-1") as charger:
+            await charger.boot()
+            return await start(charger)
+
+    transaction_id = asyncio.run(charge())
+    sent = peer.python(PEER_SENDS_PROFILE.format(session_id=transaction_id, url=peer.url))
+    assert sent["response"]["result"] == "ACCEPTED"
+    load = ConnectorLoad.objects.get(connector__charge_box__charge_box_id="ACME-1")
+    assert load.session_limit["transaction_id"] == transaction_id and load.session_limit["periods"][0]["limit"] == 10
+    drain()
+    assert peer.python(PEER_PROFILE_RESULT.format(pk=sent["pk"])) == {"result": "ACCEPTED"}

@@ -46,6 +46,7 @@ def test_versions_and_details_open_with_token_a_and_list_credentials(invited):
         *((module, role) for module in ("sessions", "cdrs", "tariffs", "commands") for role in ("SENDER", "RECEIVER")),
         ("hubclientinfo", "RECEIVER"),
         ("chargingprofiles", "RECEIVER"),
+        ("chargingprofiles", "SENDER"),
     }
 
 
