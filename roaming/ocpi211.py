@@ -4,7 +4,7 @@ partner sends becomes a 2.2.1 object before the same upsert, what we send it is 
 
 A 2.1.1 connection has one role (its endpoints say no interface): Party.ocpi211_role says which the partner plays,
 and we play the other. Modules spoken with 2.1.1 partners: credentials, locations and tokens (with real-time
-authorization)."""
+authorization), sessions, CDRs, tariffs and commands (as CPO)."""
 
 from rest_framework import serializers
 
@@ -13,7 +13,7 @@ from .objects import BusinessDetailsSerializer, first_error
 from .protocol import OcpiError, OcpiStatus, timestamp
 
 VERSION = "2.1.1"
-MODULES = ("credentials", "locations", "tokens")  # what we speak in 2.1.1
+MODULES = ("credentials", "locations", "tokens", "sessions", "cdrs", "tariffs", "commands")  # what we speak in 2.1.1
 
 # Which interface a 2.1.1 partner's endpoint of a module is, by the partner's role.
 PARTNER_INTERFACE = {
@@ -41,6 +41,10 @@ class Credentials211Serializer(serializers.Serializer):
     country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
 
 
+class CommandResponse211Serializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["ACCEPTED", "NOT_SUPPORTED", "REJECTED", "TIMEOUT", "UNKNOWN_SESSION"])
+
+
 def our_endpoints(base_url: str, partner_role: str) -> list[dict]:
     """Our 2.1.1 endpoints for a partner in `partner_role`: we offer the other role's side of each module."""
     if partner_role not in (OcpiRole.CPO, OcpiRole.EMSP):
@@ -49,10 +53,12 @@ def our_endpoints(base_url: str, partner_role: str) -> list[dict]:
             status_code=OcpiStatus.NO_MATCHING_ENDPOINTS,
         )
     side = "emsp" if partner_role == OcpiRole.CPO else "cpo"
+    modules = ["locations", "tokens", "sessions", "cdrs", "tariffs"]
+    if side == "cpo":
+        modules.append("commands")  # a 2.1.1 eMSP commands our chargers (we send no commands in 2.1.1)
     return [
         {"identifier": "credentials", "url": f"{base_url}/ocpi/{VERSION}/credentials"},
-        {"identifier": "locations", "url": f"{base_url}/ocpi/{side}/{VERSION}/locations"},
-        {"identifier": "tokens", "url": f"{base_url}/ocpi/{side}/{VERSION}/tokens"},
+        *({"identifier": module, "url": f"{base_url}/ocpi/{side}/{VERSION}/{module}"} for module in modules),
     ]
 
 
@@ -192,3 +198,215 @@ def token_patch_as_221(patch) -> dict:
 def authorization_as_211(info: dict) -> dict:
     """AuthorizationInfo as 2.1.1 has it: no token, no authorization_reference."""
     return {key: value for key, value in info.items() if key in ("allowed", "location", "info")}
+
+
+# Sessions, CDRs, tariffs: we send them as CPO, receive them as eMSP.
+
+DIMENSIONS_211 = {"ENERGY", "FLAT", "MAX_CURRENT", "MIN_CURRENT", "PARKING_TIME", "TIME"}
+AUTH_METHOD_211 = {"AUTH_REQUEST": "AUTH_REQUEST", "WHITELIST": "WHITELIST", "COMMAND": "AUTH_REQUEST"}
+COMMAND_RESULT_211 = {  # 2.2.1 CommandResult -> 2.1.1 CommandResponse (sent to the response_url)
+    "ACCEPTED": "ACCEPTED", "CANCELED_RESERVATION": "ACCEPTED", "TIMEOUT": "TIMEOUT", "NOT_SUPPORTED": "NOT_SUPPORTED",
+}  # fmt: skip
+
+
+def _location_of_session_as_211(location: dict, evse_uid: str) -> dict:
+    """2.1.1 puts the location in a session or CDR, with only the EVSE it ran at."""
+    body = location_as_211(location)
+    body["evses"] = [evse for evse in body.get("evses", []) if evse["uid"] == evse_uid]
+    return body
+
+
+def _periods_as_211(periods: list[dict]) -> list[dict]:
+    return [
+        {
+            "start_date_time": period["start_date_time"],
+            "dimensions": [d for d in period["dimensions"] if d["type"] in DIMENSIONS_211] or
+            [{"type": "TIME", "volume": 0}],
+        }
+        for period in periods
+    ]  # fmt: skip
+
+
+def session_as_211(session: dict, *, location: dict) -> dict:
+    body = {
+        "id": session["id"],
+        "start_datetime": session["start_date_time"],
+        "end_datetime": session.get("end_date_time"),
+        "kwh": session["kwh"],
+        "auth_id": session["cdr_token"]["contract_id"],
+        "auth_method": AUTH_METHOD_211[session["auth_method"]],
+        "location": _location_of_session_as_211(location, session["evse_uid"]),
+        "currency": session["currency"],
+        "charging_periods": _periods_as_211(session.get("charging_periods", [])),
+        "total_cost": session.get("total_cost", {}).get("excl_vat"),
+        "status": "INVALID" if session["status"] == "RESERVATION" else session["status"],
+        "last_updated": session["last_updated"],
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def cdr_as_211(cdr: dict, *, location: dict) -> dict:
+    body = {
+        "id": cdr["id"],
+        "start_date_time": cdr["start_date_time"],
+        "stop_date_time": cdr["end_date_time"],
+        "auth_id": cdr["cdr_token"]["contract_id"],
+        "auth_method": AUTH_METHOD_211[cdr["auth_method"]],
+        "location": _location_of_session_as_211(location, cdr["cdr_location"]["evse_uid"]),
+        "currency": cdr["currency"],
+        "tariffs": [tariff_as_211(tariff) for tariff in cdr.get("tariffs", [])] or None,
+        "charging_periods": _periods_as_211(cdr["charging_periods"]),
+        "total_cost": cdr["total_cost"]["excl_vat"],
+        "total_energy": cdr["total_energy"],
+        "total_time": cdr["total_time"],
+        "total_parking_time": cdr.get("total_parking_time"),
+        "last_updated": cdr["last_updated"],
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def tariff_as_211(tariff: dict) -> dict:
+    elements = [
+        {
+            "price_components": [
+                {key: c[key] for key in ("type", "price", "step_size")} for c in element["price_components"]
+            ],
+            **({"restrictions": element["restrictions"]} if element.get("restrictions") else {}),
+        }
+        for element in tariff["elements"]
+    ]
+    body = {
+        "id": tariff["id"],
+        "currency": tariff["currency"],
+        "tariff_alt_text": tariff.get("tariff_alt_text"),
+        "tariff_alt_url": tariff.get("tariff_alt_url"),
+        "elements": elements,
+        "energy_mix": tariff.get("energy_mix"),
+        "last_updated": tariff["last_updated"],
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def tariff_as_221(tariff, *, country_code: str, party_id: str) -> dict:
+    if not isinstance(tariff, dict):
+        raise OcpiError("A tariff must be an object.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
+    return {**tariff, "country_code": country_code, "party_id": party_id}
+
+
+def _token_of_auth_id(auth_id, emsp: tuple[str, str]) -> dict:
+    """2.1.1 names the driver's contract only (auth_id); 2.2.1's cdr_token is the token, of us as eMSP."""
+    return {"country_code": emsp[0], "party_id": emsp[1], "uid": auth_id, "type": "OTHER", "contract_id": auth_id}
+
+
+def _session_location_as_221(location) -> dict:
+    """The location a 2.1.1 session or CDR carries: its id, and its EVSE and connector."""
+    if not isinstance(location, dict):
+        raise OcpiError("location: an object.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
+    evse = (location.get("evses") or [{}])[0]
+    connector = (evse.get("connectors") or [{}])[0]
+    return {"location": location, "evse": evse, "connector": connector}
+
+
+def session_as_221(session, *, country_code: str, party_id: str, emsp: tuple[str, str]) -> dict:
+    if not isinstance(session, dict):
+        raise OcpiError("A session must be an object.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
+    where = _session_location_as_221(session.get("location"))
+    body = {
+        "country_code": country_code,
+        "party_id": party_id,
+        "id": session.get("id"),
+        "start_date_time": session.get("start_datetime"),
+        "end_date_time": session.get("end_datetime"),
+        "kwh": session.get("kwh"),
+        "cdr_token": _token_of_auth_id(session.get("auth_id"), emsp),
+        "auth_method": session.get("auth_method"),
+        "location_id": where["location"].get("id"),
+        "evse_uid": where["evse"].get("uid"),
+        "connector_id": where["connector"].get("id"),
+        "meter_id": session.get("meter_id"),
+        "currency": session.get("currency"),
+        "charging_periods": session.get("charging_periods"),
+        "total_cost": {"excl_vat": session["total_cost"]} if session.get("total_cost") is not None else None,
+        "status": session.get("status"),
+        "last_updated": session.get("last_updated"),
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def session_patch_as_221(patch) -> dict:
+    if not isinstance(patch, dict):
+        return patch
+    body = dict(patch)
+    for old, new in (("start_datetime", "start_date_time"), ("end_datetime", "end_date_time")):
+        if old in body:
+            body[new] = body.pop(old)
+    if isinstance(body.get("total_cost"), int | float):
+        body["total_cost"] = {"excl_vat": body["total_cost"]}
+    body.setdefault("last_updated", timestamp())
+    return body
+
+
+def cdr_as_221(cdr, *, country_code: str, party_id: str, emsp: tuple[str, str]) -> dict:
+    if not isinstance(cdr, dict):
+        raise OcpiError("A CDR must be an object.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
+    where = _session_location_as_221(cdr.get("location"))
+    location, evse, connector = where["location"], where["evse"], where["connector"]
+    cdr_location = {
+        "id": location.get("id"),
+        "name": location.get("name"),
+        "address": location.get("address"),
+        "city": location.get("city"),
+        "postal_code": location.get("postal_code") or None,
+        "country": location.get("country"),
+        "coordinates": location.get("coordinates"),
+        "evse_uid": evse.get("uid"),
+        "evse_id": evse.get("evse_id") or evse.get("uid"),
+        "connector_id": connector.get("id"),
+        "connector_standard": connector.get("standard"),
+        "connector_format": connector.get("format"),
+        "connector_power_type": connector.get("power_type"),
+    }
+    body = {
+        "country_code": country_code,
+        "party_id": party_id,
+        "id": cdr.get("id"),
+        "start_date_time": cdr.get("start_date_time"),
+        "end_date_time": cdr.get("stop_date_time"),
+        "cdr_token": _token_of_auth_id(cdr.get("auth_id"), emsp),
+        "auth_method": cdr.get("auth_method"),
+        "cdr_location": {key: value for key, value in cdr_location.items() if value is not None},
+        "meter_id": cdr.get("meter_id"),
+        "currency": cdr.get("currency"),
+        "tariffs": [tariff_as_221(t, country_code=country_code, party_id=party_id) for t in cdr.get("tariffs") or []]
+        or None,
+        "charging_periods": cdr.get("charging_periods"),
+        "total_cost": {"excl_vat": cdr["total_cost"]} if cdr.get("total_cost") is not None else None,
+        "total_energy": cdr.get("total_energy"),
+        "total_time": cdr.get("total_time"),
+        "total_parking_time": cdr.get("total_parking_time"),
+        "remark": cdr.get("remark"),
+        "last_updated": cdr.get("last_updated"),
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+# Commands: a 2.1.1 eMSP commands our chargers.
+
+
+def command_as_221(command: str, body, *, emsp: tuple[str, str]) -> dict:
+    """A 2.1.1 command as 2.2.1's: its token (START_SESSION, RESERVE_NOW) gains the eMSP's country and party."""
+    if not isinstance(body, dict):
+        return body
+    if isinstance(body.get("token"), dict):
+        return {**body, "token": token_as_221(body["token"], country_code=emsp[0], party_id=emsp[1])}
+    return body
+
+
+def command_response_as_211(response: dict) -> dict:
+    """The answer at once: 2.1.1's CommandResponse has no timeout."""
+    return {key: value for key, value in response.items() if key != "timeout"}
+
+
+def command_result_as_211(result: dict) -> dict:
+    """The result at the response_url: 2.1.1 posts a CommandResponse there."""
+    return {"result": COMMAND_RESULT_211.get(result["result"], "REJECTED")}

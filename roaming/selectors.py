@@ -25,3 +25,9 @@ def routing_headers(party: Party, *, to_role: str) -> dict:
         "OCPI-to-country-code": role.country_code,
         "OCPI-to-party-id": role.party_id,
     }
+
+
+def our_party_of(party: Party) -> tuple[str, str]:
+    """Our country code and party id towards the partner (the account's first identity)."""
+    identity = primary_identity(party.account_id)
+    return (identity.country_code, identity.party_id) if identity else ("", "")

@@ -3,7 +3,11 @@ from django.urls import path
 from ..ocpi211 import VERSION as V211
 from ..protocol import SUPPORTED_VERSION
 from .views import (
+    Cpo211CdrsView,
+    Cpo211CommandsView,
     Cpo211LocationsView,
+    Cpo211SessionsView,
+    Cpo211TariffsView,
     Cpo211TokensView,
     CpoCdrsView,
     CpoChargingProfilesView,
@@ -13,7 +17,10 @@ from .views import (
     CpoTariffsView,
     CpoTokensView,
     CredentialsView,
+    Emsp211CdrsView,
     Emsp211LocationsView,
+    Emsp211SessionsView,
+    Emsp211TariffsView,
     Emsp211TokenAuthorizeView,
     Emsp211TokensView,
     EmspActiveChargingProfileView,
@@ -94,4 +101,12 @@ urlpatterns += [
     path(f"emsp/{V211}/tokens", Emsp211TokensView.as_view(), name="emsp-tokens-211"),
     path(f"emsp/{V211}/tokens/<str:token_uid>/authorize", Emsp211TokenAuthorizeView.as_view()),
     path(f"cpo/{V211}/tokens/{OWNED}/<str:token_uid>", Cpo211TokensView.as_view(), name="cpo-token-211"),
+    path(f"cpo/{V211}/sessions", Cpo211SessionsView.as_view(), name="cpo-sessions-211"),
+    path(f"cpo/{V211}/cdrs", Cpo211CdrsView.as_view(), name="cpo-cdrs-211"),
+    path(f"cpo/{V211}/tariffs", Cpo211TariffsView.as_view(), name="cpo-tariffs-211"),
+    path(f"cpo/{V211}/commands/<str:command>", Cpo211CommandsView.as_view(), name="cpo-command-211"),
+    path(f"emsp/{V211}/sessions/{OWNED}/<str:object_id>", Emsp211SessionsView.as_view(), name="emsp-session-211"),
+    path(f"emsp/{V211}/cdrs", Emsp211CdrsView.as_view(), name="emsp-cdrs-211"),
+    path(f"emsp/{V211}/cdrs/<int:cdr_pk>", EmspCdrView.as_view()),
+    path(f"emsp/{V211}/tariffs/{OWNED}/<str:object_id>", Emsp211TariffsView.as_view(), name="emsp-tariff-211"),
 ]

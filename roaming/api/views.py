@@ -15,7 +15,7 @@ from ..locations import location_objects, locations_of
 from ..models import Cdr
 from ..objects import LocationReferencesSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url, unknown_location
-from ..selectors import primary_identity
+from ..selectors import our_party_of, primary_identity
 from ..services.charging_profiles import (
     active_charging_profile_get,
     active_charging_profile_receive,
@@ -320,8 +320,13 @@ class EmspOwnedObjectView(OcpiView):
 
     def put(self, request, country_code, party_id, object_id):
         ids = {"country_code": country_code, "party_id": party_id, "object_id": object_id}
-        partner_object_put(party=request.auth, module=self.module, **ids, data=request.data)
+        data = self.received(request.data, country_code=country_code, party_id=party_id)
+        partner_object_put(party=request.auth, module=self.module, **ids, data=data)
         return Response(envelope())
+
+    def received(self, data, *, country_code: str, party_id: str):
+        """The object as the services take it (2.2.1); other versions convert."""
+        return data
 
 
 class EmspSessionsView(EmspOwnedObjectView):
@@ -330,10 +335,14 @@ class EmspSessionsView(EmspOwnedObjectView):
     module = "sessions"
 
     def patch(self, request, country_code, party_id, object_id):
+        data = self.received_patch(request.data)
         partner_session_patch(
-            party=request.auth, country_code=country_code, party_id=party_id, session_id=object_id, data=request.data
+            party=request.auth, country_code=country_code, party_id=party_id, session_id=object_id, data=data
         )
         return Response(envelope())
+
+    def received_patch(self, data):
+        return data
 
 
 class EmspCdrsView(OcpiView):
@@ -342,11 +351,16 @@ class EmspCdrsView(OcpiView):
 
     permission_classes = [IsRegisteredParty]
 
+    version = SUPPORTED_VERSION
+
     def post(self, request):
-        stored, _ = partner_cdr_post(party=request.auth, data=request.data)
+        stored, _ = partner_cdr_post(party=request.auth, data=self.received(request.data))
         response = Response(envelope(), status=status.HTTP_201_CREATED)
-        response["Location"] = f"{self.base_url()}/ocpi/emsp/{SUPPORTED_VERSION}/cdrs/{stored.pk}"
+        response["Location"] = f"{self.base_url()}/ocpi/emsp/{self.version}/cdrs/{stored.pk}"
         return response
+
+    def received(self, data):
+        return data
 
 
 class EmspCdrView(OcpiView):
@@ -378,6 +392,16 @@ class CpoCommandsView(OcpiView):
 
     def post(self, request, command):
         return Response(envelope(command_receive(party=request.auth, command=command, data=request.data)))
+
+
+class Cpo211CommandsView(CpoCommandsView):
+    """Commands from a 2.1.1 eMSP: its token gains its country and party; our answer has no timeout."""
+
+    def post(self, request, command):
+        emsp = _partner_party(request.auth)
+        data = ocpi211.command_as_221(command, request.data, emsp=emsp)
+        answer = command_receive(party=request.auth, command=command, data=data)
+        return Response(envelope(ocpi211.command_response_as_211(answer)))
 
 
 class EmspCommandResultView(OcpiView):
@@ -538,3 +562,76 @@ class Cpo211TokensView(CpoTokensView):
 
     def received_patch(self, data):
         return ocpi211.token_patch_as_221(data)
+
+
+class Cpo211SessionsView(CpoSessionsView):
+    def get(self, request):
+        sessions = roaming_transactions(request.auth.account_id).filter(ocpp_tag__partner_token__partner=request.auth)
+        return paginated_response(request, sessions, serialize=_session_objects_211)
+
+
+def _session_objects_211(transactions) -> list[dict]:
+    facts = [f for f in map(session_facts, transactions) if f is not None]
+    return [ocpi211.session_as_211(session_object(f), location=f.location_object) for f in facts]
+
+
+class Cpo211CdrsView(CpoCdrsView):
+    def get(self, request):
+        cdrs = (
+            Cdr.objects.filter(partner=request.auth)
+            .select_related("transaction")
+            .annotate(last_updated=F("created_at"))
+        )
+        return paginated_response(request, cdrs, serialize=_cdr_objects_211)
+
+
+def _cdr_objects_211(cdrs) -> list[dict]:
+    """2.1.1 puts the whole location in a CDR: it is the location the session ran at, as it is now."""
+    objects = []
+    for cdr in cdrs:
+        facts = session_facts(cdr.transaction)
+        if facts is not None:
+            objects.append(ocpi211.cdr_as_211(cdr.data, location=facts.location_object))
+    return objects
+
+
+class Cpo211TariffsView(CpoTariffsView):
+    def get(self, request):
+        return paginated_response(
+            request,
+            tariffs_of(request.auth.account_id),
+            serialize=lambda page: [ocpi211.tariff_as_211(body) for body in tariff_objects(page)],
+        )
+
+
+class Emsp211SessionsView(EmspSessionsView):
+    def received(self, data, *, country_code: str, party_id: str):
+        return ocpi211.session_as_221(
+            data, country_code=country_code, party_id=party_id, emsp=our_party_of(self.request.auth)
+        )
+
+    def received_patch(self, data):
+        return ocpi211.session_patch_as_221(data)
+
+
+class Emsp211CdrsView(EmspCdrsView):
+    version = ocpi211.VERSION
+
+    def received(self, data):
+        country_code, party_id = _partner_party(self.request.auth)
+        return ocpi211.cdr_as_221(
+            data, country_code=country_code, party_id=party_id, emsp=our_party_of(self.request.auth)
+        )
+
+
+class Emsp211TariffsView(EmspTariffsView):
+    def received(self, data, *, country_code: str, party_id: str):
+        return ocpi211.tariff_as_221(data, country_code=country_code, party_id=party_id)
+
+
+def _partner_party(party) -> tuple[str, str]:
+    """A 2.1.1 partner's one party (its country code and party id)."""
+    role = party.roles.first()
+    if role is None:
+        raise OcpiError("The partner lists no party.", http_status=403)
+    return role.country_code, role.party_id

@@ -22,11 +22,13 @@ from ocpp_core.models import ChargeBox, Connector, Reservation, Transaction
 from ocpp_core.operations import OPERATIONS
 from ocpp_core.services.operations import operation_run
 
+from .. import ocpi211
 from ..choices import CommandResponseType, CommandResultType, CommandType, OcpiRole
 from ..client import ocpi_request
 from ..locations import locations_of
 from ..models import Party, ReceivedCommand, SentCommand
 from ..objects import COMMAND_SERIALIZERS, CommandResultSerializer, first_error
+from ..ocpi211 import CommandResponse211Serializer
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus
 from ..selectors import routing_headers
 from ..sessions import partner_running_session
@@ -112,6 +114,8 @@ def command_run(received_pk: int) -> ReceivedCommand | None:
         body = {"result": result}
         if message:
             body["message"] = [{"language": "en", "text": message[:512]}]
+        if received.partner.version == ocpi211.VERSION:
+            body = ocpi211.command_result_as_211(body)
         outbox_enqueue(
             partner=received.partner,
             key=f"commands:{received.pk}",
@@ -281,6 +285,8 @@ def command_send(*, party: Party, command: str, body: dict, base_url: str) -> Se
     url = party.endpoint_url("commands", "RECEIVER")
     if url is None:
         raise OcpiError(f"{party} lists no commands Receiver endpoint.")
+    if party.version == ocpi211.VERSION and isinstance(body.get("token"), dict):
+        body = {**body, "token": ocpi211.token_as_211(body["token"])}
     sent = SentCommand.objects.create(partner=party, command=command, data={})
     sent.data = {
         **body,
@@ -304,7 +310,10 @@ def command_result_receive(*, party: Party, command: str, sent_pk: int, data) ->
     sent = SentCommand.objects.filter(partner=party, command=command, pk=sent_pk).first()
     if sent is None:
         raise OcpiError(f"No {command} {sent_pk} was sent to you.", http_status=404)
-    serializer = CommandResultSerializer(data=data)
+    # 2.1.1 posts a CommandResponse to the response_url.
+    serializer = (CommandResponse211Serializer if party.version == ocpi211.VERSION else CommandResultSerializer)(
+        data=data
+    )
     if not serializer.is_valid():
         raise OcpiError(
             f"Invalid CommandResult: {first_error(serializer.errors)}",

@@ -14,7 +14,7 @@ from ..choices import OcpiRole
 from ..client import OcpiClientError, ocpi_page
 from ..models import ModuleSync, Party
 from ..protocol import OcpiError
-from ..selectors import routing_headers
+from ..selectors import our_party_of, routing_headers
 from .partner_locations import partner_location_put
 from .partner_objects import partner_cdr_post, partner_object_put
 from .partner_tokens import partner_token_put
@@ -144,10 +144,19 @@ def pulled_modules(party: Party) -> list[str]:
 
 
 def _as_221(party: Party, module: str, data: dict) -> dict:
-    """A 2.1.1 partner's object as 2.2.1's; its owner is the partner's one party (2.1.1 objects do not say)."""
+    """A 2.1.1 partner's object as 2.2.1's; its owner is the partner's one party (2.1.1 objects do not say), and a
+    session's or CDR's token is ours (2.1.1 names only the contract)."""
     role = party.roles.first()
     if role is None:
         raise OcpiError("The partner lists no party.")
+    owner = {"country_code": role.country_code, "party_id": role.party_id}
     if module == "locations":
-        return ocpi211.location_as_221(data, country_code=role.country_code, party_id=role.party_id)
-    return ocpi211.token_as_221(data, country_code=role.country_code, party_id=role.party_id)
+        return ocpi211.location_as_221(data, **owner)
+    if module == "tokens":
+        return ocpi211.token_as_221(data, **owner)
+    if module == "tariffs":
+        return ocpi211.tariff_as_221(data, **owner)
+    emsp = our_party_of(party)
+    if module == "sessions":
+        return ocpi211.session_as_221(data, **owner, emsp=emsp)
+    return ocpi211.cdr_as_221(data, **owner, emsp=emsp)

@@ -32,11 +32,11 @@ def party_resync(*, party: Party) -> int:
                 party, "locations", ids, f"{url.rstrip('/')}/{ids}", ocpi211.location_as_211(body) if legacy else body
             )
             queued += 1
-        url = None if legacy else party.endpoint_url("tariffs", "RECEIVER")
+        url = party.endpoint_url("tariffs", "RECEIVER")
         for tariff in tariffs_of(party.account_id) if url else []:
             body = tariff_object(tariff)
             ids = f"{body['country_code']}/{body['party_id']}/{body['id']}"
-            _enqueue(party, "tariffs", ids, f"{url.rstrip('/')}/{ids}", body)
+            _enqueue(party, "tariffs", ids, f"{url.rstrip('/')}/{ids}", ocpi211.tariff_as_211(body) if legacy else body)
             queued += 1
     identity = primary_identity(party.account_id)
     url = party.endpoint_url("tokens", "RECEIVER") if OcpiRole.CPO in roles else None

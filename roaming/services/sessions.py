@@ -29,19 +29,20 @@ def session_message_build(message: OutboxMessage) -> tuple[str, dict]:
     if facts is None:
         raise NothingToSend("The session is at no published location, or not by a partner's token.")
     partner = message.partner
-    if partner.version == ocpi211.VERSION:
-        raise NothingToSend("Sessions and CDRs are not sent to OCPI 2.1.1 partners (they can pull them in 2.2.1).")
+    legacy = partner.version == ocpi211.VERSION
     if message.method == SESSION_PUT:
         url = partner.endpoint_url("sessions", "RECEIVER")
         if url is None:
             raise NothingToSend("The partner lists no sessions Receiver endpoint.")
         body = session_object(facts)
-        return f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['id']}", body
+        target = f"{url.rstrip('/')}/{body['country_code']}/{body['party_id']}/{body['id']}"
+        return target, ocpi211.session_as_211(body, location=facts.location_object) if legacy else body
     if message.method == CDR_POST:
         url = partner.endpoint_url("cdrs", "RECEIVER")
         if url is None:
             raise NothingToSend("The partner lists no cdrs Receiver endpoint.")
-        return url, cdr_issue(tx, facts=facts).data
+        body = cdr_issue(tx, facts=facts).data
+        return url, ocpi211.cdr_as_211(body, location=facts.location_object) if legacy else body
     raise NothingToSend(f"No session message is sent with {message.method}.")
 
 

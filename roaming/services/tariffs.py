@@ -5,6 +5,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from .. import ocpi211
 from ..choices import OcpiRole
 from ..models import Tariff, TariffVersion
 from ..objects import TariffSerializer, first_error
@@ -26,11 +27,12 @@ def tariff_save(*, tariff: Tariff) -> Tariff:
     tariff.save()
     body = tariff_object(tariff)
     TariffVersion.objects.create(tariff=tariff, valid_from=tariff.updated_at, data=body)
-    outbox_put_to_partners(  # 2.1.1 partners: tariffs are not spoken with them
+    outbox_put_to_partners(
         account_id=tariff.identity.account_id,
         partner_role=OcpiRole.EMSP,
         module="tariffs",
         ids=(body["country_code"], body["party_id"], body["id"]),
         body=body,
+        body_211=ocpi211.tariff_as_211(body),
     )
     return tariff

@@ -1,12 +1,18 @@
 """A second Powerfill platform for roaming tests: its own server process and its own SQLite database (and no Redis:
 eager Celery, in-memory layer), set up and inspected through manage.py in that database."""
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+
+from roaming.models import ReceivedCommand
+from roaming.services.commands import command_run
+from roaming.services.outbox import outbox_due, outbox_send
 
 from ..live import PROJECT_DIR, asgi_server, reserved_port
 
@@ -58,3 +64,64 @@ def peer_platform(directory: Path, **settings: str):
             yield peer
         finally:
             peer.stop()
+
+
+# Roaming scenarios: what a worker does, and the peer sending us commands.
+
+
+def drain() -> None:
+    """What the Celery beat's drain does (the chargers' SQL queues session messages without waking a worker)."""
+    for message_pk in outbox_due():
+        outbox_send(message_pk)
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+PEER_SENDS = """
+import json
+from ocpp_core.models import OcppTag
+from roaming.models import Party
+from roaming.selectors import primary_identity
+from roaming.services.commands import command_send
+from roaming.tokens import token_object
+party = Party.objects.get(name="Acme")
+token = token_object(OcppTag.objects.get(id_tag="{id_tag}"), primary_identity(party.account_id))
+body = {body}
+if "token" in body:
+    body["token"] = token
+sent = command_send(party=party, command="{command}", body=body, base_url="{base_url}")
+print(json.dumps({{"pk": sent.pk, "response": sent.response}}))
+"""
+
+
+PEER_RESULT = """
+import json
+from roaming.models import SentCommand
+print(json.dumps(SentCommand.objects.get(pk={pk}).result))
+"""
+
+
+def peer_command(peer, command: str, body: dict, id_tag: str = "PEERCARD1") -> dict:
+    return peer.python(PEER_SENDS.format(command=command, body=repr(body), base_url=peer.url, id_tag=id_tag))
+
+
+async def commanded(charger, peer, command: str, body: dict, answer: dict, id_tag: str = "PEERCARD1"):
+    """The peer sends a command and our charger answers the OCPP call it becomes. With eager Celery (the quick
+    start) our server carries the command out while answering the peer; with a broker, a worker would: here the
+    test does the worker's part."""
+    sending = asyncio.create_task(asyncio.to_thread(peer_command, peer, command, body, id_tag))
+    try:
+        call = await charger.next_call(timeout=6)
+    except TimeoutError:
+        await sending
+        received = await asyncio.to_thread(lambda: ReceivedCommand.objects.latest("pk").pk)
+        running = asyncio.create_task(asyncio.to_thread(command_run, received))
+        call = await charger.next_call(timeout=10)
+        await charger.reply(call, answer)
+        await running
+    else:
+        await charger.reply(call, answer)
+    sent = await sending
+    return call, sent

@@ -9,7 +9,7 @@ import pytest
 
 from ocpp_core.models import ChargeBox, Connector
 from permissions.services import permission_grant
-from roaming.models import Location, PartnerToken, Party
+from roaming.models import Cdr, Location, PartnerToken, Party
 from roaming.services.credentials import party_register_with
 from roaming.services.locations import location_save
 from roaming.services.outbox import outbox_due, outbox_send
@@ -18,6 +18,7 @@ from sites.models import Node
 
 from .ocpi_peer import peer_platform
 from .ocpp_client import raw_charger
+from .test_ocpi_roaming_session import PEER_RESULT, commanded, drain, now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,6 +35,12 @@ party = party_invite(account=account, name="Acme")
 party.ocpi211_role = "CPO"
 party.save()
 print(json.dumps(party.incoming_token))
+"""
+
+PEER_OBJECTS = """
+import json
+from roaming.models import PartnerObject
+print(json.dumps({f"{o.module}:{o.ocpi_id}": o.data for o in PartnerObject.objects.all()}))
 """
 
 PEER_STATE = """
@@ -72,7 +79,8 @@ def test_a_211_emsp_registers_receives_our_locations_and_its_token_charges_here(
     seen_by_peer = peer_211.python(PEER_STATE.format(pull=False))
     assert (seen_by_peer["version"], seen_by_peer["state"]) == ("2.1.1", "registered")
     assert seen_by_peer["roles"] == [["CPO", "DE", "ACM"]]
-    assert {e["identifier"] for e in seen_by_peer["endpoints"]} == {"credentials", "locations", "tokens"}
+    identifiers = {e["identifier"] for e in seen_by_peer["endpoints"]}
+    assert identifiers == {"credentials", "locations", "tokens", "sessions", "cdrs", "tariffs", "commands"}
 
     # Its token, pulled in 2.1.1's shape, becomes a token of NL*OLD here.
     assert partner_tokens_pull(party=party) == 1
@@ -119,3 +127,30 @@ def test_a_211_emsp_registers_receives_our_locations_and_its_token_charges_here(
 
     assert token.whitelist == "ALLOWED"  # asked in real time, over 2.1.1's authorize
     assert asyncio.run(authorize()) == "Accepted"
+
+    # The peer starts a session by a 2.1.1 command; its session and CDR reach it in 2.1.1's shape.
+    evse_uid = str(Connector.objects.get(charge_box=box).pk)
+
+    async def remote_session():
+        async with raw_charger(daphne_server, "ACME-211") as charger:
+            await charger.boot()
+            call, sent = await commanded(
+                charger, peer_211, "START_SESSION", {"token": None, "location_id": "GARAGE", "evse_uid": evse_uid},
+                {"status": "Accepted"}, id_tag="OLDCARD1",
+            )  # fmt: skip
+            start = {"connectorId": 1, "idTag": call[3]["idTag"], "meterStart": 0, "timestamp": now()}
+            transaction_id = (await charger.call("StartTransaction", start))[2]["transactionId"]
+            stop = {"transactionId": transaction_id, "meterStop": 7000, "timestamp": now()}
+            await charger.call("StopTransaction", stop)
+            return sent, transaction_id
+
+    sent, transaction_id = asyncio.run(remote_session())
+    assert sent["response"] == {"result": "ACCEPTED"}  # 2.1.1: no timeout
+    drain()
+    drain()
+    assert peer_211.python(PEER_RESULT.format(pk=sent["pk"])) == {"result": "ACCEPTED"}
+    held = peer_211.python(PEER_OBJECTS)
+    session, cdr = held[f"sessions:{transaction_id}"], held[f"cdrs:{Cdr.objects.get().ocpi_id}"]
+    assert (session["status"], session["kwh"], session["location_id"]) == ("COMPLETED", 7.0, "GARAGE")
+    assert session["cdr_token"]["contract_id"] == "NL-OLD-COLDCARD1"
+    assert cdr["total_energy"] == 7.0 and cdr["cdr_location"]["evse_uid"] == evse_uid

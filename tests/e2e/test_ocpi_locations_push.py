@@ -8,8 +8,9 @@ from ocpp_core.models import ChargeBox, Connector
 from roaming.models import Location, OutboxMessage, Party
 from roaming.services.credentials import party_register_with
 from roaming.services.locations import location_save
-from roaming.services.outbox import outbox_due, outbox_send
 from sites.models import Node
+
+from .ocpi_peer import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,12 +29,6 @@ import json
 from roaming.models import PartnerLocation
 print(json.dumps({row.ocpi_id: row.data for row in PartnerLocation.objects.all()}))
 """
-
-
-def drain() -> None:
-    """What a worker does (in the quick start's eager mode the commit has sent it already)."""
-    for message_pk in outbox_due():
-        outbox_send(message_pk)
 
 
 def test_a_saved_location_reaches_the_partner_and_a_refused_push_is_sent_again(daphne_server, peer, acme):

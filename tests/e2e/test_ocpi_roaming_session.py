@@ -10,17 +10,16 @@ import pytest
 from ocpp_core.models import ChargeBox, Connector
 from permissions.services import permission_grant
 from priority.models import ConnectorLoad
-from roaming.models import Cdr, Location, OutboxMessage, PartnerToken, Party, ReceivedCommand, Tariff
+from roaming.models import Cdr, Location, OutboxMessage, PartnerToken, Party, Tariff
 from roaming.objects import CdrSerializer, SessionSerializer
-from roaming.services.commands import command_run
 from roaming.services.credentials import party_register_with
 from roaming.services.locations import location_save
-from roaming.services.outbox import outbox_due, outbox_send
 from roaming.services.pull import partner_tokens_pull
 from roaming.services.tariffs import tariff_save
 from sites.models import Node
 
 from .conftest import eventually
+from .ocpi_peer import PEER_RESULT, commanded, drain, now, peer_command
 from .ocpp_client import raw_charger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,18 +46,8 @@ print(json.dumps({f"{o.module}:{o.ocpi_id}": o.data for o in PartnerObject.objec
 TARIFF_ELEMENTS = [{"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}]}]
 
 
-def drain() -> None:
-    """What the Celery beat's drain does (the chargers' SQL queues session messages without waking a worker)."""
-    for message_pk in outbox_due():
-        outbox_send(message_pk)
-
-
 def at(minutes: int) -> str:
     return (START + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
@@ -155,53 +144,6 @@ def test_a_foreign_card_charges_and_its_session_then_cdr_reach_the_emsp(daphne_s
     assert not OutboxMessage.objects.filter(sent_at=None).exists()
 
 
-PEER_SENDS = """
-import json
-from ocpp_core.models import OcppTag
-from roaming.models import Party
-from roaming.selectors import primary_identity
-from roaming.services.commands import command_send
-from roaming.tokens import token_object
-party = Party.objects.get(name="Acme")
-token = token_object(OcppTag.objects.get(id_tag="PEERCARD1"), primary_identity(party.account_id))
-body = {body}
-if "token" in body:
-    body["token"] = token
-sent = command_send(party=party, command="{command}", body=body, base_url="{base_url}")
-print(json.dumps({{"pk": sent.pk, "response": sent.response}}))
-"""
-
-PEER_RESULT = """
-import json
-from roaming.models import SentCommand
-print(json.dumps(SentCommand.objects.get(pk={pk}).result))
-"""
-
-
-def peer_command(peer, command: str, body: dict) -> dict:
-    return peer.python(PEER_SENDS.format(command=command, body=repr(body), base_url=peer.url))
-
-
-async def commanded(charger, peer, command: str, body: dict, answer: dict):
-    """The peer sends a command and our charger answers the OCPP call it becomes. With eager Celery (the quick
-    start) our server carries the command out while answering the peer; with a broker, a worker would: here the
-    test does the worker's part."""
-    sending = asyncio.create_task(asyncio.to_thread(peer_command, peer, command, body))
-    try:
-        call = await charger.next_call(timeout=6)
-    except TimeoutError:
-        await sending
-        received = await asyncio.to_thread(lambda: ReceivedCommand.objects.latest("pk").pk)
-        running = asyncio.create_task(asyncio.to_thread(command_run, received))
-        call = await charger.next_call(timeout=10)
-        await charger.reply(call, answer)
-        await running
-    else:
-        await charger.reply(call, answer)
-    sent = await sending
-    return call, sent
-
-
 def test_the_emsps_start_and_stop_commands_drive_our_charger_and_the_results_reach_its_response_url(
     daphne_server, peer, roaming_site
 ):
@@ -223,7 +165,7 @@ def test_the_emsps_start_and_stop_commands_drive_our_charger_and_the_results_rea
                 charger, peer, "STOP_SESSION", {"session_id": str(transaction_id)}, {"status": "Accepted"}
             )
             await charger.call(
-                "StopTransaction", {"transactionId": transaction_id, "meterStop": 4000, "timestamp": at(9)}
+                "StopTransaction", {"transactionId": transaction_id, "meterStop": 4000, "timestamp": now()}
             )
             unknown = await asyncio.to_thread(peer_command, peer, "STOP_SESSION", {"session_id": "999999"})
             return start_call, start, started, stop_call, stop, unknown

@@ -7,10 +7,17 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from roaming.models import PartnerLocation, PartnerToken
-from roaming.objects import LocationSerializer
+from roaming.models import PartnerLocation, PartnerObject, PartnerToken
+from roaming.objects import CdrSerializer, LocationSerializer, SessionSerializer, TariffSerializer
 
-from ..factories import ChargeBoxFactory, ConnectorFactory, LocationFactory, PartyFactory, PartyRoleFactory
+from ..factories import (
+    ChargeBoxFactory,
+    ConnectorFactory,
+    LocationFactory,
+    OcpiIdentityFactory,
+    PartyFactory,
+    PartyRoleFactory,
+)
 from .clients import client_of
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +116,43 @@ def test_our_locations_in_211s_shape_and_a_partner_without_a_211_role(account):
     )
     assert details.status_code == 400 and details.json()["status_code"] == 3003
     assert "role is not set" in details.json()["status_message"]
+
+
+SESSION_211 = {
+    "id": "S101", "start_datetime": "2026-01-01T10:00:00Z", "end_datetime": "2026-01-01T11:00:00Z", "kwh": 11.5,
+    "auth_id": "DE-ACM-C12345", "auth_method": "WHITELIST",
+    "location": {**LOCATION_211, "evses": LOCATION_211["evses"][:1]}, "currency": "EUR",
+    "total_cost": 4.6, "status": "COMPLETED", "last_updated": "2026-01-01T11:00:00Z",
+}  # fmt: skip
+
+
+def test_a_211_cpos_session_cdr_and_tariff_are_stored_as_221(cpo_211, account):
+    OcpiIdentityFactory(account=account, country_code="DE", party_id="ACM")
+    assert cpo_211.put("/ocpi/emsp/2.1.1/sessions/NL/OLD/S101", SESSION_211, format="json").status_code == 200
+    session = PartnerObject.objects.get(module="sessions").data
+    assert SessionSerializer(data=session).is_valid()
+    assert (session["location_id"], session["evse_uid"], session["connector_id"]) == ("1012", "3255", "1")
+    token = session["cdr_token"]
+    assert (token["country_code"], token["party_id"], token["type"]) == ("DE", "ACM", "OTHER")
+    assert token["uid"] == token["contract_id"] == "DE-ACM-C12345"
+    assert session["total_cost"] == {"excl_vat": 4.6}
+
+    period = {"start_date_time": "2026-01-01T10:00:00Z", "dimensions": [{"type": "ENERGY", "volume": 11.5}]}
+    cdr = {
+        "id": "CDR101", "start_date_time": "2026-01-01T10:00:00Z", "stop_date_time": "2026-01-01T11:00:00Z",
+        "auth_id": "DE-ACM-C12345", "auth_method": "WHITELIST", "location": SESSION_211["location"],
+        "currency": "EUR", "charging_periods": [period], "total_cost": 4.6, "total_energy": 11.5, "total_time": 1.0,
+        "last_updated": "2026-01-01T11:00:00Z",
+    }  # fmt: skip
+    posted = cpo_211.post("/ocpi/emsp/2.1.1/cdrs", cdr, format="json")
+    assert posted.status_code == 201 and "/ocpi/emsp/2.1.1/cdrs/" in posted["Location"]
+    stored = PartnerObject.objects.get(module="cdrs").data
+    assert CdrSerializer(data=stored).is_valid()
+    assert stored["cdr_location"]["evse_uid"] == "3255" and stored["total_cost"] == {"excl_vat": 4.6}
+
+    tariff = {
+        "id": "11", "currency": "EUR", "last_updated": "2026-01-01T10:00:00Z",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.4, "step_size": 1}]}],
+    }  # fmt: skip
+    assert cpo_211.put("/ocpi/emsp/2.1.1/tariffs/NL/OLD/11", tariff, format="json").status_code == 200
+    assert TariffSerializer(data=PartnerObject.objects.get(module="tariffs").data).is_valid()
