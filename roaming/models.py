@@ -368,12 +368,13 @@ class Cdr(models.Model):
 
 
 class PartnerObject(models.Model):
-    """A partner CPO's session, CDR or tariff, as we hold it as eMSP: pushed to our Receiver interface or pulled from
-    its Sender interface, both through roaming.services.partner_objects. Like PartnerLocation, the object is kept as
-    sent (checked against the field rules); the columns are what we look it up and order it by."""
+    """A partner CPO's session, CDR, tariff or active charging profile, or a hub's ClientInfo, as we hold it as
+    eMSP: pushed to our Receiver interface or pulled from its Sender interface (sessions, CDRs and tariffs through
+    roaming.services.partner_objects). Like PartnerLocation, the object is kept as sent (checked against the field
+    rules); the columns are what we look it up and order it by."""
 
     partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="held_objects")
-    module = models.CharField(max_length=10, help_text="sessions, cdrs or tariffs")
+    module = models.CharField(max_length=20, help_text="sessions, cdrs, tariffs, hubclientinfo or chargingprofiles")
     country_code = models.CharField(max_length=2)
     party_id = models.CharField(max_length=3)
     ocpi_id = models.CharField("OCPI id", max_length=39)
