@@ -249,7 +249,8 @@ class ChargerSession(ChargePoint):
     @on(Action.authorize, skip_schema_validation=True)
     async def on_authorize(self, id_tag):
         async with self.database.session() as db:
-            info = await charger_messages.authorize(db=db, charge_box=self.charge_box, id_tag=id_tag)
+            local = await charger_messages.authorize(db=db, charge_box=self.charge_box, id_tag=id_tag)
+        info = await charger_messages.authorize_in_real_time(local=local, charge_box=self.charge_box)
         return call_result.Authorize(id_tag_info=_id_tag_info(info))
 
     @on(Action.start_transaction, skip_schema_validation=True)

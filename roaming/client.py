@@ -72,7 +72,9 @@ def _call(
             http_status=response.status_code,
         ) from None
     status_code = envelope.get("status_code") if isinstance(envelope, dict) else None
-    if response.status_code >= 400 or status_code is None or not 1000 <= int(status_code) < 2000:
+    if not isinstance(status_code, int) or isinstance(status_code, bool):
+        status_code = int(status_code) if isinstance(status_code, str) and status_code.isdigit() else None
+    if response.status_code >= 400 or status_code is None or not 1000 <= status_code < 2000:
         message = envelope.get("status_message", "") if isinstance(envelope, dict) else ""
         raise OcpiClientError(
             f"{method} {url}: HTTP {response.status_code}, OCPI status {status_code}: {message}".rstrip(": "),

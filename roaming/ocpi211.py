@@ -293,6 +293,19 @@ def tariff_as_221(tariff, *, country_code: str, party_id: str) -> dict:
     return {**tariff, "country_code": country_code, "party_id": party_id}
 
 
+def _periods_as_221(periods):
+    """2.1.1 periods may hold a FLAT dimension, which 2.2.1 has not (a flat fee is in the CDR's total_fixed_cost)."""
+    if not isinstance(periods, list):
+        return periods
+    converted = []
+    for period in periods:
+        if isinstance(period, dict) and isinstance(period.get("dimensions"), list):
+            kept = [d for d in period["dimensions"] if not (isinstance(d, dict) and d.get("type") == "FLAT")]
+            period = {**period, "dimensions": kept or [{"type": "TIME", "volume": 0}]}
+        converted.append(period)
+    return converted
+
+
 def _token_of_auth_id(auth_id, emsp: tuple[str, str]) -> dict:
     """2.1.1 names the driver's contract only (auth_id); 2.2.1's cdr_token is the token, of us as eMSP."""
     return {"country_code": emsp[0], "party_id": emsp[1], "uid": auth_id, "type": "OTHER", "contract_id": auth_id}
@@ -302,8 +315,10 @@ def _session_location_as_221(location) -> dict:
     """The location a 2.1.1 session or CDR carries: its id, and its EVSE and connector."""
     if not isinstance(location, dict):
         raise OcpiError("location: an object.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
-    evse = (location.get("evses") or [{}])[0]
-    connector = (evse.get("connectors") or [{}])[0]
+    evses = location.get("evses") if isinstance(location.get("evses"), list) else []
+    evse = evses[0] if evses and isinstance(evses[0], dict) else {}
+    connectors = evse.get("connectors") if isinstance(evse.get("connectors"), list) else []
+    connector = connectors[0] if connectors and isinstance(connectors[0], dict) else {}
     return {"location": location, "evse": evse, "connector": connector}
 
 
@@ -325,7 +340,7 @@ def session_as_221(session, *, country_code: str, party_id: str, emsp: tuple[str
         "connector_id": where["connector"].get("id"),
         "meter_id": session.get("meter_id"),
         "currency": session.get("currency"),
-        "charging_periods": session.get("charging_periods"),
+        "charging_periods": _periods_as_221(session.get("charging_periods")),
         "total_cost": {"excl_vat": session["total_cost"]} if session.get("total_cost") is not None else None,
         "status": session.get("status"),
         "last_updated": session.get("last_updated"),
@@ -379,7 +394,7 @@ def cdr_as_221(cdr, *, country_code: str, party_id: str, emsp: tuple[str, str]) 
         "currency": cdr.get("currency"),
         "tariffs": [tariff_as_221(t, country_code=country_code, party_id=party_id) for t in cdr.get("tariffs") or []]
         or None,
-        "charging_periods": cdr.get("charging_periods"),
+        "charging_periods": _periods_as_221(cdr.get("charging_periods")),
         "total_cost": {"excl_vat": cdr["total_cost"]} if cdr.get("total_cost") is not None else None,
         "total_energy": cdr.get("total_energy"),
         "total_time": cdr.get("total_time"),

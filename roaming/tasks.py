@@ -4,8 +4,9 @@ from .choices import RegistrationState
 from .client import OcpiClientError
 from .models import Party
 from .services.commands import command_run
-from .services.outbox import outbox_due, outbox_send
+from .services.outbox import outbox_due, outbox_purge, outbox_send
 from .services.pull import PULLS, pulled_modules
+from .services.sessions import cdrs_issue_pending
 
 
 @shared_task(
@@ -37,7 +38,9 @@ def outbox_send_task(message_pk: int) -> bool:
 
 @shared_task
 def outbox_drain_task() -> int:
-    """Celery beat: what is due (new messages whose task was lost, and retries)."""
+    """Celery beat: CDRs of ended sessions not issued yet, then what is due (new messages whose task was lost, session
+    changes queued by the chargers, and retries)."""
+    cdrs_issue_pending()
     due = outbox_due()
     for message_pk in due:
         outbox_send_task.delay(message_pk)
@@ -48,3 +51,9 @@ def outbox_drain_task() -> int:
 def command_run_task(received_pk: int) -> str:
     received = command_run(received_pk)
     return received.result if received else ""
+
+
+@shared_task
+def outbox_purge_task() -> int:
+    """Celery beat, daily: sent and given-up messages older than OCPI_OUTBOX_RETENTION_DAYS."""
+    return outbox_purge()

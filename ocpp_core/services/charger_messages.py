@@ -12,11 +12,11 @@ with other chargers' writes); those that read and decide get a session of `State
 ocpp_db().
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +25,12 @@ from ocpp.v16.enums import AuthorizationStatus, ChargePointStatus, DataTransferS
 from permissions.selectors import TagAuthorization, authorization_from_row, authorization_statement
 from priority.services.priorities import connector_unplug_statements
 from roaming.services.evse_events import evse_change_statements
-from roaming.services.realtime_authorization import ask_emsp, partner_token_statement
+from roaming.services.realtime_authorization import (
+    REALTIME_TIMEOUT_SECONDS,
+    ask_emsp,
+    partner_token_statement,
+    unreachable_emsp_status,
+)
 from roaming.services.session_events import session_change_statements
 
 from ..choices import ChargerEventKind, ReservationStatus, StopEventActor
@@ -240,25 +245,51 @@ async def tag_authorization_of(*, db: Statements, charge_box: ChargeBox, id_tag:
     return authorization_from_row(await db.fetchone(sql, params))
 
 
-async def authorize(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> IdTagInfo:
-    """Authorize: the permission resolver's answer, unless every connector is reserved for someone else, or the
-    tag is a roaming partner's token that its eMSP refuses when asked in real time."""
+@dataclass(frozen=True)
+class LocalAuthorization:
+    """Authorize as our own data answers it; a roaming partner's token may still have to be put to its eMSP
+    (authorize_in_real_time), after the database session is given back."""
+
+    info: IdTagInfo
+    partner_token_pk: int | None = None
+    whitelist: str = ""
+
+
+async def authorize(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> LocalAuthorization:
+    """Authorize: the permission resolver's answer, unless every connector is reserved for someone else; a partner's
+    token accepted here is marked to be put to its eMSP when its whitelist asks for it."""
     authorization = await tag_authorization_of(db=db, charge_box=charge_box, id_tag=id_tag)
     if authorization.status != AuthorizationStatus.accepted:
-        return IdTagInfo.of(authorization)
+        return LocalAuthorization(IdTagInfo.of(authorization))
     if authorization.station_has_reservations and await ocpp_db(reserved_for_others)(
         charge_box=charge_box, connector_id=None, authorization=authorization
     ):
-        return IdTagInfo(AuthorizationStatus.invalid)
+        return LocalAuthorization(IdTagInfo(AuthorizationStatus.invalid))
     partner_token = await db.fetchone(*partner_token_statement(ocpp_tag_pk=authorization.ocpp_tag.pk))
-    if partner_token is not None:
-        # An HTTP call to the partner: in a thread of its own, not the one the ORM calls of all chargers share.
-        status = await sync_to_async(ask_emsp, thread_sensitive=False)(
-            partner_token_pk=partner_token[0], charge_box=charge_box
+    if partner_token is None:
+        return LocalAuthorization(IdTagInfo.of(authorization))
+    return LocalAuthorization(
+        IdTagInfo.of(authorization), partner_token_pk=partner_token[0], whitelist=partner_token[1]
+    )
+
+
+async def authorize_in_real_time(*, local: LocalAuthorization, charge_box: ChargeBox) -> IdTagInfo:
+    """The eMSP's answer about its token, when it is to be asked: an HTTP call in a thread of the OCPP pool, with no
+    database session held, bounded so the charger's own timeout is never reached. An eMSP that does not answer in
+    time (or anything going wrong on the way) counts as unreachable: the token's whitelist decides."""
+    if local.partner_token_pk is None:
+        return local.info
+    try:
+        status = await asyncio.wait_for(
+            ocpp_db(ask_emsp)(partner_token_pk=local.partner_token_pk, charge_box=charge_box),
+            REALTIME_TIMEOUT_SECONDS + 1,
         )
-        if status != AuthorizationStatus.accepted:
-            return IdTagInfo(status, authorization.parent_id_tag, authorization.expiry_date)
-    return IdTagInfo.of(authorization)
+    except Exception:
+        logger.warning("Real-time authorization of partner token %s failed", local.partner_token_pk, exc_info=True)
+        status = unreachable_emsp_status(local.whitelist)
+    if status == AuthorizationStatus.accepted:
+        return local.info
+    return IdTagInfo(status, local.info.parent_id_tag, local.info.expiry_date)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from powerfill.accounts.models import Account
 from powerfill.common.services import model_create, model_update
+from roaming.services.session_events import session_stop_record
 
 from ..choices import StopEventActor
 from ..models import ChargeBox, OcppTag, OcppTagGroup, Transaction, User
@@ -253,3 +254,4 @@ def transaction_stop_manually(*, transaction: Transaction) -> None:
     tx.stop_reason = "Other"
     tx.stop_event_actor = StopEventActor.MANUAL
     tx.save(update_fields=["stopped_at", "meter_stop", "stop_reason", "stop_event_actor"])
+    session_stop_record(transaction_id=tx.pk)  # a roaming session's eMSP gets its end and its CDR

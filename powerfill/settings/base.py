@@ -165,6 +165,7 @@ CELERY_TIMEZONE = TIME_ZONE
 OCPI_PUBLIC_URL = env.str("OCPI_PUBLIC_URL", default="").rstrip("/")
 OCPI_PULL_INTERVAL_SECONDS = env.int("OCPI_PULL_INTERVAL_SECONDS", default=900)  # catch-up pull of partners' modules
 OCPI_PUSH_MAX_ATTEMPTS = env.int("OCPI_PUSH_MAX_ATTEMPTS", default=8)  # then the partner's pull catches up
+OCPI_OUTBOX_RETENTION_DAYS = env.int("OCPI_OUTBOX_RETENTION_DAYS", default=30)  # sent pushes kept for the admin
 OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=1000)  # the most objects one page of a module list holds
 OCPI_VERSIONS = env.list("OCPI_VERSIONS", default=["2.2.1", "2.1.1"])  # offered to partners, the newest used
 OCPI_DEFAULT_CURRENCY = env.str("OCPI_DEFAULT_CURRENCY", default="EUR")  # of sessions at a location without a tariff
@@ -199,6 +200,7 @@ CELERY_BEAT_SCHEDULE = {
     "release-stale-ocpp-connections": {"task": "ocpp_core.tasks.stale_connections_release", "schedule": 60},
     "pull-ocpi-partners": {"task": "roaming.tasks.partners_pull_task", "schedule": OCPI_PULL_INTERVAL_SECONDS},
     "push-ocpi-outbox": {"task": "roaming.tasks.outbox_drain_task", "schedule": 30},
+    "purge-ocpi-outbox": {"task": "roaming.tasks.outbox_purge_task", "schedule": 86400},
 }
 
 # API rate limit per account, counted in the default cache (Redis in production, so every process shares it).

@@ -2,8 +2,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from ..choices import RegistrationState
-from ..protocol import tokens_in_header
+from ..choices import OcpiRole, RegistrationState
+from ..protocol import OcpiError, tokens_in_header
 from ..selectors import party_by_token
 
 
@@ -40,3 +40,32 @@ class IsRegisteredParty(BasePermission):
 
     def has_permission(self, request, view):
         return request.auth is not None and request.auth.state == RegistrationState.REGISTERED
+
+
+class _PlaysRole(BasePermission):
+    """A registered partner that plays `role` towards us (its credentials list it; a 2.1.1 partner has one)."""
+
+    role = ""
+
+    def has_permission(self, request, view):
+        party = request.auth
+        if party is None or party.state != RegistrationState.REGISTERED:
+            return False  # 401: not a registered token
+        if not party.roles.filter(role=self.role).exists():
+            raise OcpiError(self.message, http_status=403)  # a partner, in the wrong role
+        return True
+
+
+class IsPartnerCpo(_PlaysRole):
+    """Our tokens, and real-time authorization of them, are for CPOs only: an eMSP has no business with our
+    customers' card numbers."""
+
+    role = OcpiRole.CPO
+    message = "Only a CPO partner may read our tokens or authorize them."
+
+
+class IsPartnerEmsp(_PlaysRole):
+    """Commands and charging profiles at our chargers are for eMSPs (whose customers charge there)."""
+
+    role = OcpiRole.EMSP
+    message = "Only an eMSP partner may command our chargers or set charging profiles."

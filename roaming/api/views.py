@@ -49,10 +49,11 @@ from ..services.partner_objects import (
     partner_tariff_delete,
 )
 from ..services.partner_tokens import partner_token_object, partner_token_patch, partner_token_put
+from ..services.sessions import cdrs_issue_pending
 from ..sessions import roaming_transactions, session_facts, session_object
 from ..tariffs import tariff_objects, tariffs_of
 from ..tokens import token_authorization, token_objects, tokens_of
-from .authentication import HoldsAnyToken, IsRegisteredParty, OcpiTokenAuthentication
+from .authentication import HoldsAnyToken, IsPartnerCpo, IsPartnerEmsp, IsRegisteredParty, OcpiTokenAuthentication
 from .pagination import paginated_response
 
 
@@ -233,7 +234,7 @@ class CpoTokensView(OcpiView):
 class EmspTokensView(OcpiView):
     """Tokens, Sender interface (we are the eMSP): partner CPOs fetch our tokens, paginated."""
 
-    permission_classes = [IsRegisteredParty]
+    permission_classes = [IsPartnerCpo]
 
     def get(self, request):
         identity = _identity_of(request.auth)
@@ -246,7 +247,7 @@ class EmspTokenAuthorizeView(OcpiView):
     """Real-time authorization (we are the eMSP): a partner CPO asks whether one of our tokens may charge now,
     optionally at a location (LocationReferences in the body)."""
 
-    permission_classes = [IsRegisteredParty]
+    permission_classes = [IsPartnerCpo]
 
     def post(self, request, token_uid):
         location = None
@@ -295,6 +296,7 @@ class CpoCdrsView(OcpiView):
     permission_classes = [IsRegisteredParty]
 
     def get(self, request):
+        cdrs_issue_pending(partner=request.auth)  # sessions that ended since the last drain
         cdrs = Cdr.objects.filter(partner=request.auth).annotate(last_updated=F("created_at"))
         return paginated_response(request, cdrs, serialize=lambda page: [cdr.data for cdr in page])
 
@@ -388,7 +390,7 @@ class CpoCommandsView(OcpiView):
     RESERVE_NOW, CANCEL_RESERVATION or UNLOCK_CONNECTOR; the answer is the CommandResponse, the result follows at
     its response_url."""
 
-    permission_classes = [IsRegisteredParty]
+    permission_classes = [IsPartnerEmsp]
 
     def post(self, request, command):
         return Response(envelope(command_receive(party=request.auth, command=command, data=request.data)))
@@ -458,7 +460,7 @@ class CpoChargingProfilesView(OcpiView):
     """Charging profiles, Receiver interface (we are the CPO): a partner caps one of its customers' sessions (PUT),
     lifts the cap (DELETE) or asks what the session has now (GET); results follow at the response_url."""
 
-    permission_classes = [IsRegisteredParty]
+    permission_classes = [IsPartnerEmsp]
 
     def get(self, request, session_id):
         params = request.query_params
@@ -531,7 +533,7 @@ class Emsp211LocationsView(EmspLocationsView):
 class Emsp211TokensView(OcpiView):
     """Tokens, Sender interface, in 2.1.1's shape."""
 
-    permission_classes = [IsRegisteredParty]
+    permission_classes = [IsPartnerCpo]
 
     def get(self, request):
         identity = _identity_of(request.auth)

@@ -32,6 +32,7 @@ from ..objects import (
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, timestamp
 from ..selectors import routing_headers
 from ..sessions import partner_running_session
+from .commands import response_url_check
 from .outbox import outbox_enqueue
 
 RESULT_WITHIN_SECONDS = 30  # a recomputation of the site, queued after the answer
@@ -45,6 +46,7 @@ def charging_profile_set(*, party: Party, session_id: str, data) -> dict:
             status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
         )
     profile = serializer.validated_data["charging_profile"]
+    response_url_check(party, data["response_url"])
     with transaction.atomic():
         load = _session_load(party, session_id)
         if load is None:
@@ -67,7 +69,7 @@ def charging_profile_set(*, party: Party, session_id: str, data) -> dict:
 
 
 def charging_profile_clear(*, party: Party, session_id: str, response_url: str | None) -> dict:
-    response_url = _required_url(response_url)
+    response_url = _required_url(party, response_url)
     with transaction.atomic():
         load = _session_load(party, session_id)
         if load is None:
@@ -81,7 +83,7 @@ def charging_profile_clear(*, party: Party, session_id: str, response_url: str |
 
 def active_charging_profile_get(*, party: Party, session_id: str, duration, response_url: str | None) -> dict:
     """The session's limit as load management last applied it (or the charger's maximum, when it never did)."""
-    response_url = _required_url(response_url)
+    response_url = _required_url(party, response_url)
     try:
         seconds = int(duration)
     except (TypeError, ValueError):
@@ -127,9 +129,10 @@ def _rebalance(load: ConnectorLoad) -> None:
     transaction.on_commit(lambda: rebalance_request(charge_box_pks=[box_pk], reason="OCPI charging profile"))
 
 
-def _required_url(value: str | None) -> str:
+def _required_url(party: Party, value: str | None) -> str:
     if not value or not value.startswith(("http://", "https://")):
         raise OcpiError("response_url: required, a URL.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
+    response_url_check(party, value)
     return value
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from ocpp_core.choices import ReservationStatus
 from ocpp_core.models import ChargeBox, Connector, Reservation, Transaction
 from ocpp_core.operations import OPERATIONS
 from ocpp_core.services.operations import operation_run
@@ -74,6 +75,7 @@ def command_receive(*, party: Party, command: str, data) -> dict:
         raise OcpiError(
             f"Invalid {command}: {first_error(serializer.errors)}", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS
         )
+    response_url_check(party, serializer.validated_data["response_url"])
     with transaction.atomic():
         try:
             operation = _operation_of(party, command, serializer.validated_data, data)
@@ -144,8 +146,12 @@ def _carried_out(received: ReceivedCommand, operation: Operation) -> tuple[str, 
     )
     received.operation_task = task
     if received.command == CommandType.RESERVE_NOW and task.success_responses:
+        # The reservation this operation made: at this charge box, for this tag, accepted, since the command came.
         received.reservation = Reservation.objects.filter(
-            charge_box__charge_box_id=params["chargeBoxIdList"][0], created_at__gte=received.created_at
+            charge_box__charge_box_id=params["chargeBoxIdList"][0],
+            ocpp_tag__id_tag=params["idTag"],
+            status=ReservationStatus.ACCEPTED,
+            created_at__gte=received.created_at,
         ).first()
     if task.success_responses:
         status = task.success_responses[0]["response"]
@@ -201,6 +207,12 @@ def _operation_of(party: Party, command: str, valid: dict, data: dict) -> Operat
             {"chargeBoxIdList": [reservation.charge_box.charge_box_id], "reservationId": reservation.pk},
         )
     box, connector = _evse(party, valid["location_id"], valid["evse_uid"], valid["connector_id"])
+    # Unlocking ends the session on the connector: only the eMSP's own customer's, or none (a cable left stuck).
+    others = Transaction.objects.filter(charge_box=box, connector_id=connector.connector_id, stopped_at=None).exclude(
+        ocpp_tag__partner_token__partner=party
+    )
+    if others.exists():
+        raise CommandRefused(CommandResponseType.REJECTED, "Another driver's session is running at this connector.")
     return Operation("UnlockConnector", {"chargeBoxIdList": [box.charge_box_id], "connectorId": connector.connector_id})
 
 
@@ -257,6 +269,15 @@ def _running_session(party: Party, session_id: str) -> Transaction:
     if session is None:
         raise CommandRefused(CommandResponseType.UNKNOWN_SESSION, f"No running session {session_id!r} of yours.")
     return session
+
+
+def response_url_check(party: Party, url: str) -> None:
+    """A result goes only to the partner's own hosts (we call it with our token)."""
+    if not party.serves(url):
+        raise OcpiError(
+            "response_url: not on a host of your versions URL or endpoints.",
+            status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+        )
 
 
 def _is_number(value: str) -> bool:

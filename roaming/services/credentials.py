@@ -138,6 +138,8 @@ def credentials_unregister(*, party: Party) -> None:
 
 def _credentials_accept(*, party: Party, credentials, base_url: str, version: str) -> dict:
     parsed = _credentials_parsed(credentials, version=version, party=party)
+    if version == ocpi211.VERSION:
+        party.plain_token_header = True  # 2.1.1 reads tokens as they are (base64 came with 2.2)
     try:
         version, endpoints = _partner_version(
             parsed["url"], token=parsed["token"], plain=party.plain_token_header, only=version
@@ -168,9 +170,16 @@ def party_register_with(*, party: Party, base_url: str) -> Party:
     if not party.versions_url or not party.outgoing_token:
         raise OcpiError("The partner's versions URL and the token A it issued are both needed.")
     try:
-        version, endpoints = _partner_version(
-            party.versions_url, token=party.outgoing_token, plain=party.plain_token_header
-        )
+        try:
+            version, endpoints = _partner_version(
+                party.versions_url, token=party.outgoing_token, plain=party.plain_token_header
+            )
+        except OcpiClientError as error:
+            if error.http_status != 401 or party.plain_token_header:
+                raise
+            # A 2.1.1 (or early 2.2) platform reads the token as it is: ask again that way, and keep to it.
+            party.plain_token_header = True
+            version, endpoints = _partner_version(party.versions_url, token=party.outgoing_token, plain=True)
         credentials_url = _endpoint(endpoints, "credentials")
         if version == ocpi211.VERSION and not party.ocpi211_role:
             raise OcpiError("The partner speaks OCPI 2.1.1: choose its role (CPO or eMSP) first.")

@@ -44,7 +44,15 @@ def evse_change_statements(*, charge_box_pk: int, connector_id: int | None = Non
     if connector_id is not None:
         params.append(connector_id)
     params += [OcpiRole.EMSP.value, EVSE_PATCH]
-    return [(sql, params)]
+    # First lock the messages that wait for these EVSEs (see session_events._touch_waiting): a worker claiming one
+    # waits for this change to commit and then sends the status with it.
+    touch = (
+        f"UPDATE {outbox} SET next_attempt_at = next_attempt_at WHERE method = %s AND sent_at IS NULL "
+        f"AND gave_up_at IS NULL AND claimed_until IS NULL AND key IN (SELECT {key} FROM {connectors} c "
+        "WHERE c.charge_box_id = %s" + (" AND c.connector_id = %s)" if connector_id is not None else ")")
+    )
+    touch_params = [EVSE_PATCH, charge_box_pk, *([connector_id] if connector_id is not None else [])]
+    return [(touch, touch_params), (sql, params)]
 
 
 def evse_changes_record(*, charge_box_pk: int) -> None:

@@ -2,6 +2,7 @@
 the change, sent by Celery, claimed so that no two workers send one message, in order per object, retried with a
 growing, jittered delay a bounded number of times."""
 
+import logging
 import random
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from ..selectors import routing_headers
 from .evses import evse_message_build
 from .sessions import NothingToSend, session_message_build
 
+logger = logging.getLogger(__name__)
 CLAIM = timedelta(seconds=60)  # longer than one call may take (client timeout 15 s); a dead worker's claim lapses
 FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 3600
 
@@ -63,15 +65,10 @@ def outbox_send(message_pk: int) -> bool:
     if message is None:
         return False
     partner = message.partner
-    if message.build_at_send:
-        try:
-            message.url, message.body = _build(message)
-        except NothingToSend as reason:
-            message.gave_up_at, message.claimed_until, message.last_error = timezone.now(), None, str(reason)
-            message.save(update_fields=["gave_up_at", "claimed_until", "last_error"])
-            return False
-        message.save(update_fields=["url", "body"])  # what was sent, for the admin
     try:
+        if message.build_at_send:
+            message.url, message.body = _build(message)
+            message.save(update_fields=["url", "body"])  # what was sent, for the admin
         ocpi_request(
             message.method,
             message.url,
@@ -80,7 +77,15 @@ def outbox_send(message_pk: int) -> bool:
             body=message.body,
             routing=routing_headers(partner, to_role=_receiving_role(message.key)),
         )
+    except NothingToSend as reason:
+        message.gave_up_at, message.claimed_until, message.last_error = timezone.now(), None, str(reason)
+        message.save(update_fields=["gave_up_at", "claimed_until", "last_error"])
+        return False
     except OcpiClientError as error:
+        _failed(message, error)
+        return False
+    except Exception as error:  # a bug or bad data: counted like a failure, so it is given up in the end
+        logger.exception("Outbox message %s could not be sent", message.pk)
         _failed(message, error)
         return False
     message.sent_at = timezone.now()
@@ -102,6 +107,15 @@ def outbox_due(limit: int = 1000) -> list[int]:
         .filter(~Exists(_older_pending()))
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def outbox_purge(*, older_than_days: int | None = None) -> int:
+    """Forget sent and given-up messages older than OCPI_OUTBOX_RETENTION_DAYS (Celery beat, daily); returns how
+    many. What is unsent stays, however old."""
+    days = settings.OCPI_OUTBOX_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    done = Q(sent_at__lt=cutoff) | Q(gave_up_at__lt=cutoff)
+    return OutboxMessage.objects.filter(done).delete()[0]
 
 
 def _pending(partner_id: int, key: str):

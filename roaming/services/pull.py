@@ -51,6 +51,8 @@ def partner_module_pull(*, party: Party, module: str, store: Callable[[Party, di
             objects, url = ocpi_page(
                 url, token=party.outgoing_token, plain_token=party.plain_token_header, routing=routing
             )
+            if url and not party.serves(url):
+                raise OcpiClientError(f"The next page {url} is not on the partner's hosts: not followed.")
             with transaction.atomic():  # a page at a time: one commit per page, not per object
                 for data in objects:
                     try:
@@ -59,7 +61,7 @@ def partner_module_pull(*, party: Party, module: str, store: Callable[[Party, di
                         if party.version == ocpi211.VERSION:
                             data = _as_221(party, module, data)
                         stored += store(party, data)
-                    except (OcpiError, KeyError, TypeError) as error:
+                    except (OcpiError, KeyError, TypeError, AttributeError, ValueError) as error:
                         refused.append(f"{_object_id(data)}: {error}")
     except OcpiClientError as error:
         sync.last_error = str(error)

@@ -4,8 +4,9 @@ its eMSP, which may refuse it (no credit, blocked since the last push). What the
 cannot be reached in time, ALLOWED and ALLOWED_OFFLINE tokens charge on what we hold, NEVER tokens do not.
 
 The chargers' hot path asks in two steps: partner_token_statement (one indexed SQL statement, on the consumer's
-database path: most tags are not partners' tokens) and, only for those that are, ask_emsp in a thread of its own
-(an HTTP call to the partner, bounded by REALTIME_TIMEOUT_SECONDS so the charger's own timeout is not reached)."""
+database path: most tags are not partners' tokens) and, only for those that are, ask_emsp in a thread of the OCPP
+pool once the database session is given back (an HTTP call to the partner, bounded by REALTIME_TIMEOUT_SECONDS so
+the charger's own timeout is not reached)."""
 
 import logging
 
@@ -32,10 +33,11 @@ STATUS_OF_ALLOWED = {
 
 
 def partner_token_statement(*, ocpp_tag_pk: int) -> tuple[str, list]:
-    """The partner token behind an OCPP tag, if the tag is one, when its eMSP wants to be asked: (pk) or no row."""
+    """The partner token behind an OCPP tag, if the tag is one, when its eMSP wants to be asked: (pk, whitelist) or
+    no row."""
     table = PartnerToken._meta.db_table
     return (
-        f"SELECT id FROM {table} WHERE ocpp_tag_id = %s AND whitelist <> %s",
+        f"SELECT id, whitelist FROM {table} WHERE ocpp_tag_id = %s AND whitelist <> %s",
         [ocpp_tag_pk, WhitelistType.ALWAYS.value],
     )
 
@@ -72,6 +74,9 @@ def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationSt
 
 def _unreachable(token: PartnerToken, why: str) -> AuthorizationStatus:
     logger.warning("Real-time authorization of %s with %s failed: %s", token, token.partner, why)
-    if token.whitelist == WhitelistType.NEVER:
-        return AuthorizationStatus.invalid
-    return AuthorizationStatus.accepted
+    return unreachable_emsp_status(token.whitelist)
+
+
+def unreachable_emsp_status(whitelist: str) -> AuthorizationStatus:
+    """When the eMSP cannot be asked: NEVER tokens may not charge, the others charge on what we hold."""
+    return AuthorizationStatus.invalid if whitelist == WhitelistType.NEVER else AuthorizationStatus.accepted

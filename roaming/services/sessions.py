@@ -69,3 +69,22 @@ def cdr_issue(tx: Transaction, *, facts=None) -> Cdr:
             )
     except IntegrityError:  # issued by another worker a moment ago
         return Cdr.objects.get(transaction=tx)
+
+
+def cdrs_issue_pending(*, partner=None, limit: int = 500) -> int:
+    """Issue the CDRs of ended roaming sessions that have none yet (whether or not their push went out: a partner
+    may only pull CDRs, and a push can be given up). Celery beat runs it with the outbox drain; the CDR list runs
+    it for its partner before answering. Returns how many were issued."""
+    ended = Transaction.objects.filter(
+        stopped_at__isnull=False, ocpp_tag__partner_token__isnull=False, ocpi_cdr__isnull=True
+    ).select_related("charge_box__node", "ocpp_tag__partner_token__partner")
+    if partner is not None:
+        ended = ended.filter(ocpp_tag__partner_token__partner=partner)
+    issued = 0
+    for tx in ended.order_by("stopped_at")[:limit]:
+        try:
+            cdr_issue(tx)
+        except NothingToSend:
+            continue  # at no published location: OCPI cannot tell it
+        issued += 1
+    return issued

@@ -31,7 +31,7 @@ RESULTS = "https://emsp.example/ocpi/emsp/2.2.1/chargingprofiles/results"
 @pytest.fixture
 def session(account):
     """A running session of the partner's customer at a 32 A three-phase charger (minimum 6 A) under a 63 A site."""
-    emsp = PartyFactory(account=account, name="eMSP")
+    emsp = PartyFactory(account=account, name="eMSP", versions_url="https://emsp.example/ocpi/versions")
     PartyRoleFactory(partner=emsp, role="EMSP", country_code="NL", party_id="EMS")
     token = {
         "country_code": "NL", "party_id": "EMS", "uid": "CARD1", "type": "RFID", "contract_id": "NL-EMS-C1",
@@ -96,7 +96,9 @@ def test_clearing_lifts_the_cap_and_get_reports_what_the_connector_has(session):
 
 
 def test_unknown_or_foreign_sessions_and_bad_profiles(session, account):
-    other = client_of(PartyFactory(account=account, name="Other"))
+    other_emsp = PartyFactory(account=account, name="Other", role=None, versions_url="https://emsp.example/v")
+    PartyRoleFactory(partner=other_emsp, role="EMSP", country_code="NL", party_id="OTH")
+    other = client_of(other_emsp)
     profile = {"charging_rate_unit": "A", "charging_profile_period": [{"start_period": 0, "limit": 10}]}
     body = {"charging_profile": profile, "response_url": RESULTS}
     url = f"/ocpi/cpo/2.2.1/chargingprofiles/{session['transaction'].pk}"
@@ -108,5 +110,8 @@ def test_unknown_or_foreign_sessions_and_bad_profiles(session, account):
     bad = put_profile(session, {"charging_rate_unit": "kW"})
     assert bad.status_code == 400 and "charging_profile.charging_rate_unit" in bad.json()["status_message"]
     assert session["client"].get(url, {"duration": 60}).status_code == 400  # no response_url
+    a_cpo = client_of(PartyFactory(account=account, name="A CPO"))
+    refused = a_cpo.put(url, body, format="json")
+    assert refused.status_code == 403 and "Only an eMSP" in refused.json()["status_message"]
     assert not ConnectorLoad.objects.exclude(session_limit=None).exists()
     assert max_amps_now(session) == 32

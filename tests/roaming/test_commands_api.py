@@ -42,7 +42,8 @@ NOT_CONNECTED = "The charge box is not connected."
 
 
 def emsp_of(account, *, name: str, country_code: str, party_id: str) -> APIClient:
-    party = PartyFactory(account=account, name=name)
+    # Its versions URL is on the host of RESPONSE_URL: results go only to a partner's own hosts.
+    party = PartyFactory(account=account, name=name, versions_url="http://127.0.0.1:9/ocpi/versions")
     PartyRoleFactory(partner=party, role=OcpiRole.EMSP, country_code=country_code, party_id=party_id)
     return client_of(party)
 
@@ -297,3 +298,10 @@ def test_a_reservation_that_expired_already_is_rejected_to_the_emsp(emsp, garage
     with django_capture_on_commit_callbacks(execute=False):
         done = command_run(ReceivedCommand.objects.get().pk)
     assert done.result == "REJECTED" and OutboxMessage.objects.get().body["result"] == "REJECTED"
+
+
+def test_a_response_url_off_the_partners_hosts_is_refused(emsp, garage):
+    body = {"response_url": "http://169.254.169.254/latest/meta-data", "session_id": "1"}
+    response = emsp.post("/ocpi/cpo/2.2.1/commands/STOP_SESSION", body, format="json")
+    assert response.status_code == 400 and response.json()["status_message"].startswith("response_url: not on a host")
+    assert not ReceivedCommand.objects.exists()

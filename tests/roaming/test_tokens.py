@@ -226,3 +226,15 @@ def test_a_change_to_our_tag_is_queued_for_partner_cpos_and_a_partners_token_is_
     emsp.patch(url_of(token), example("token_patch_example.json"), format="json")
     PartnerToken.objects.get().ocpp_tag.delete()
     assert not OutboxMessage.objects.filter(key__contains="012345678").exists()
+
+
+def test_only_a_cpo_partner_reads_our_tokens_or_asks_about_one(account):
+    OcpiIdentityFactory(account=account, country_code="DE", party_id="ACM", name="Acme Mobility")
+    OcppTagFactory(account=account, id_tag="CARD1")
+    only_emsp = PartyFactory(account=account, name="Only eMSP", role=None)
+    PartyRoleFactory(partner=only_emsp, role=OcpiRole.EMSP, country_code="NL", party_id="EMS")
+    emsp = client_of(only_emsp)
+    listed = emsp.get("/ocpi/emsp/2.2.1/tokens")  # a partner that is only an eMSP: our customers are none of its
+    assert listed.status_code == 403 and "Only a CPO" in listed.json()["status_message"]
+    asked = emsp.post("/ocpi/emsp/2.2.1/tokens/CARD1/authorize", {}, format="json")
+    assert asked.status_code == 403
