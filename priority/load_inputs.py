@@ -230,8 +230,9 @@ def _connector_state(
     max_amps = box.max_current_a
     cap = session_limit_amps(load, transaction, phases=len(used), now=now) if load is not None else None
     if cap is not None:
-        # Below the charger's minimum a vehicle cannot charge at all: such a cap pauses it.
-        max_amps = min(max_amps, cap) if cap >= box.min_current_a else 0.0
+        max_amps = min(max_amps, cap)
+        if cap < box.min_current_a:  # below the charger's minimum a vehicle cannot charge at all: paused
+            max_amps, wants = 0.0, False
     demand = ConnectorDemand(
         key,
         box.node_id,

@@ -48,7 +48,8 @@ def local_list_desired(*, charge_box: ChargeBox, id_tags: list[str] | None = Non
     """What the charger's list should hold: every tag allowed here, or the named tags of the account."""
     now = timezone.now()
     if id_tags is None:
-        tags = tags_allowed_at(charge_box=charge_box).select_related("parent")
+        # A roaming token its eMSP wants asked every time (whitelist NEVER) must not be accepted offline.
+        tags = tags_allowed_at(charge_box=charge_box).exclude(partner_token__whitelist="NEVER").select_related("parent")
     else:
         tags = OcppTag.objects.filter(account_id=charge_box.account_id, id_tag__in=id_tags).select_related("parent")
     return {tag.id_tag: _entry(tag, now) for tag in tags}

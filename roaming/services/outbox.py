@@ -5,6 +5,7 @@ growing, jittered delay a bounded number of times."""
 import logging
 import random
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -52,7 +53,7 @@ def outbox_put_to_partners(
             partner=partner,
             key=f"{module}:{':'.join(ids)}",
             method="PUT",
-            url=f"{url.rstrip('/')}/{'/'.join(ids)}{query}",
+            url=f"{url.rstrip('/')}/{'/'.join(quote(part, safe='') for part in ids)}{query}",
             body=body_211 if legacy else body,
         )
         queued += 1

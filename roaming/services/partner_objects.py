@@ -3,7 +3,7 @@
 session or tariff is stored only if it is at least as new as ours; a CDR is stored once and never changed (a CPO
 corrects one with a new CDR); and a CPO may write only objects under its own country code and party id."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
 from ..choices import OcpiRole
@@ -86,19 +86,22 @@ def partner_cdr_post(*, party: Party, data) -> tuple[PartnerObject, bool]:
     valid = _valid("cdrs", data)
     country_code, party_id, cdr_id = valid["country_code"], valid["party_id"], valid["id"]
     _check_owner(party, country_code, party_id)
-    with transaction.atomic():
-        stored = _stored(party, "cdrs", country_code, party_id, cdr_id, lock=True)
-        if stored is not None:
-            return stored, False
-        stored = PartnerObject.objects.create(
-            partner=party,
-            module="cdrs",
-            country_code=country_code,
-            party_id=party_id,
-            ocpi_id=cdr_id,
-            data=data,
-            last_updated=valid["last_updated"],
-        )
+    stored = _stored(party, "cdrs", country_code, party_id, cdr_id)
+    if stored is not None:
+        return stored, False
+    try:
+        with transaction.atomic():
+            stored = PartnerObject.objects.create(
+                partner=party,
+                module="cdrs",
+                country_code=country_code,
+                party_id=party_id,
+                ocpi_id=cdr_id,
+                data=data,
+                last_updated=valid["last_updated"],
+            )
+    except IntegrityError:  # the same CDR came at once by push and by pull: the other one stored it
+        return _stored(party, "cdrs", country_code, party_id, cdr_id), False
     return stored, True
 
 

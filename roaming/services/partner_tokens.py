@@ -10,7 +10,7 @@ blocked tag."""
 import hashlib
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from ocpp_core.models import OcppTag, OcppTagGroup
 from ocpp_core.validators import id_tag_validator
@@ -38,15 +38,23 @@ def partner_token_put(
             "country_code, party_id, uid and type of the token differ from the URL (type: ?type=, RFID if absent).",
             status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
         )
-    with transaction.atomic():
-        stored = _stored(party, country_code, party_id, token_uid, token_type, lock=True)
-        if stored is not None and stored.last_updated > token["last_updated"]:
-            return False
-        if stored is None:
-            stored = PartnerToken(
-                partner=party, country_code=country_code, party_id=party_id, uid=token_uid, type=token_type
-            )
-        _stored_save(stored, data, token)
+    try:
+        with transaction.atomic():
+            return _token_upsert(party, country_code, party_id, token_uid, token_type, data, token)
+    except IntegrityError:  # a push and a pull created it at once: the other one's row is there now
+        with transaction.atomic():
+            return _token_upsert(party, country_code, party_id, token_uid, token_type, data, token)
+
+
+def _token_upsert(party, country_code, party_id, token_uid, token_type, data, token) -> bool:
+    stored = _stored(party, country_code, party_id, token_uid, token_type, lock=True)
+    if stored is not None and stored.last_updated > token["last_updated"]:
+        return False
+    if stored is None:
+        stored = PartnerToken(
+            partner=party, country_code=country_code, party_id=party_id, uid=token_uid, type=token_type
+        )
+    _stored_save(stored, data, token)
     return True
 
 

@@ -9,6 +9,7 @@ pool once the database session is given back (an HTTP call to the partner, bound
 the charger's own timeout is not reached)."""
 
 import logging
+from urllib.parse import quote
 
 from ocpp.v16.enums import AuthorizationStatus
 
@@ -57,7 +58,7 @@ def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationSt
     try:
         info = ocpi_request(
             "POST",
-            f"{url.rstrip('/')}/{token.uid}/authorize?type={token.type}",
+            f"{url.rstrip('/')}/{quote(token.uid, safe='')}/authorize?type={token.type}",
             token=partner.outgoing_token,
             plain_token=partner.plain_token_header,
             body=where,

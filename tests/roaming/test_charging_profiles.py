@@ -47,8 +47,9 @@ def session(account):
 
 
 def max_amps_now(session, at=None) -> float:
+    """What load management may give the connector now (0 when it is not to charge at all)."""
     (connector,) = site_state(root=session["site"], now=at).connectors
-    return connector.demand.max_amps
+    return connector.demand.max_amps if connector.demand.wants_power else 0
 
 
 def put_profile(session, profile: dict):

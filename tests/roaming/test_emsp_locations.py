@@ -125,3 +125,15 @@ def test_invalid_json_is_a_400_and_ids_must_match_the_url(cpo):
     assert response.status_code == 400
     response = cpo.put(url_of({**location, "id": "OTHER"}), location, format="json")
     assert response.status_code == 400 and response.json()["status_code"] == 2001
+
+
+def test_a_late_patch_changes_nothing_and_a_patch_may_not_rename(cpo):
+    location = example("location_example.json")
+    cpo.put(url_of(location), location, format="json")
+    evse = location["evses"][0]
+    late = {"status": "CHARGING", "last_updated": "2001-01-01T00:00:00Z"}
+    assert cpo.patch(url_of(location, evse["uid"]), late, format="json").status_code == 200
+    assert PartnerLocation.objects.get().data["evses"][0]["status"] == evse["status"]
+    renamed = {"uid": "OTHER", "last_updated": "2030-01-01T00:00:00Z"}
+    response = cpo.patch(url_of(location, evse["uid"]), renamed, format="json")
+    assert response.status_code == 400 and response.json()["status_message"].startswith("uid: cannot be changed")

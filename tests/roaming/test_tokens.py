@@ -11,6 +11,7 @@ from django.utils import timezone
 from ocpp.v16.enums import AuthorizationStatus
 
 from ocpp_core.models import OcppTag
+from ocpp_core.services.local_list import local_list_desired
 from permissions.selectors import tag_authorization
 from permissions.services import permission_grant
 from roaming.choices import OcpiRole
@@ -238,3 +239,15 @@ def test_only_a_cpo_partner_reads_our_tokens_or_asks_about_one(account):
     assert listed.status_code == 403 and "Only a CPO" in listed.json()["status_message"]
     asked = emsp.post("/ocpi/emsp/2.2.1/tokens/CARD1/authorize", {}, format="json")
     assert asked.status_code == 403
+
+
+def test_a_token_its_emsp_wants_asked_every_time_stays_out_of_chargers_local_lists(emsp, account):
+    never = {**example("token_put_example.json"), "uid": "NEVER1", "whitelist": "NEVER"}
+    always = {**example("token_put_example.json"), "uid": "ALWAYS1", "whitelist": "ALWAYS"}
+    for token in (never, always):
+        emsp.put(url_of(token), token, format="json")
+    site = NodeFactory(account=account)
+    box = ChargeBoxFactory(account=account, node=site)
+    emsp.party.refresh_from_db()
+    permission_grant(holder=emsp.party.token_group, node=site)
+    assert set(local_list_desired(charge_box=box)) == {"ALWAYS1"}
