@@ -313,6 +313,12 @@ class PartnerToken(models.Model):
         "longer than OCPP's 20 characters).",
     )
     problem = models.CharField(max_length=200, blank=True, help_text="Why it cannot be used at our chargers.")
+    last_authorization = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The eMSP's last real-time ALLOWED: charge_box (pk), at (ISO), reference (its "
+        "authorization_reference), which the session that follows carries.",
+    )
 
     class Meta:
         ordering = ["country_code", "party_id", "uid"]

@@ -4,7 +4,7 @@ cost so far come from the transaction's meter readings, priced by the version of
 when it started (roaming.pricing)."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
@@ -135,11 +135,19 @@ def _start_command(transaction: Transaction, token: PartnerToken) -> ReceivedCom
 
 
 def _auth(facts: SessionFacts) -> dict:
-    """How the session was authorized, and the eMSP's reference when it gave one."""
-    if facts.started_by is None:
-        return {"auth_method": "WHITELIST"}
-    reference = facts.started_by.data.get("authorization_reference")
-    return {"auth_method": "COMMAND", **({"authorization_reference": reference} if reference else {})}
+    """How the session was authorized: by the eMSP's START_SESSION, by its real-time answer at this charge box
+    shortly before the start, or from the token we hold; with the eMSP's reference when it gave one."""
+    if facts.started_by is not None:
+        reference = facts.started_by.data.get("authorization_reference")
+        return {"auth_method": "COMMAND", **({"authorization_reference": reference} if reference else {})}
+    asked = facts.token.last_authorization or {}
+    transaction = facts.transaction
+    if asked.get("charge_box") == transaction.charge_box_id and asked.get("at"):
+        at = datetime.fromisoformat(asked["at"])
+        if transaction.started_at - START_COMMAND_WINDOW <= at <= transaction.started_at + timedelta(seconds=5):
+            reference = asked.get("reference")
+            return {"auth_method": "AUTH_REQUEST", **({"authorization_reference": reference} if reference else {})}
+    return {"auth_method": "WHITELIST"}
 
 
 def session_object(facts: SessionFacts) -> dict:

@@ -11,6 +11,7 @@ the charger's own timeout is not reached)."""
 import logging
 from urllib.parse import quote
 
+from django.utils import timezone
 from ocpp.v16.enums import AuthorizationStatus
 
 from ocpp_core.models import ChargeBox, Connector
@@ -70,6 +71,15 @@ def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationSt
             return AuthorizationStatus.invalid
         return _unreachable(token, str(error))
     allowed = info.get("allowed") if isinstance(info, dict) else None
+    if allowed == AllowedType.ALLOWED:
+        # The session that follows says it was authorized so, with the eMSP's reference (sessions module).
+        reference = info.get("authorization_reference")
+        token.last_authorization = {
+            "charge_box": charge_box.pk,
+            "at": timezone.now().isoformat(),
+            "reference": reference if isinstance(reference, str) else "",
+        }
+        token.save(update_fields=["last_authorization"])
     return STATUS_OF_ALLOWED.get(allowed, AuthorizationStatus.invalid)
 
 

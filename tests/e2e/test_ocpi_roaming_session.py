@@ -202,6 +202,8 @@ def test_our_charger_asks_the_emsp_in_real_time_and_the_emsps_answer_decides(dap
 
     assert PartnerToken.objects.get(uid="PEERCARD1").whitelist == "ALLOWED"  # the eMSP wants to be asked
     assert asyncio.run(authorize()) == "Accepted"
+    asked = PartnerToken.objects.get(uid="PEERCARD1").last_authorization  # the session to follow carries it
+    assert asked["charge_box"] == ChargeBox.objects.get(charge_box_id="ACME-1").pk and len(asked["reference"]) == 32
     # The eMSP blocks the card without telling us: what we hold still says valid, its real-time answer refuses.
     assert peer.python(PEER_BLOCKS_QUIETLY) == 1
     assert PartnerToken.objects.get(uid="PEERCARD1").valid

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ocpp_core.models import MeterValue, Transaction
 from roaming.choices import OcpiRole
-from roaming.models import Cdr, OutboxMessage, PartnerObject, Tariff, TariffVersion
+from roaming.models import Cdr, OutboxMessage, PartnerObject, PartnerToken, Tariff, TariffVersion
 from roaming.objects import CdrSerializer, SessionSerializer, TariffSerializer
 from roaming.services.partner_tokens import partner_token_put
 from roaming.services.sessions import NothingToSend, cdr_issue
@@ -574,3 +574,14 @@ def test_a_hub_reports_client_info_and_others_may_not(account):
     not_a_hub = client_of(PartyFactory(account=account, name="CPO"))
     assert not_a_hub.put("/ocpi/2.2.1/hubclientinfo/FR/XYZ", info, format="json").status_code == 403
     assert as_hub.get("/ocpi/2.2.1/hubclientinfo/DE/NOP").status_code == 404
+
+
+def test_a_session_after_a_real_time_authorization_says_so_with_the_emsps_reference(roaming):
+    token = PartnerToken.objects.get(uid="012345678")
+    asked_at = roaming.after.started_at - timedelta(seconds=40)  # the charger's Authorize, just before the start
+    token.last_authorization = {"charge_box": roaming.box.pk, "at": asked_at.isoformat(), "reference": "REF-42"}
+    token.save()
+    sessions = {s["id"]: s for s in roaming.emsp.get(f"{CPO}/sessions").json()["data"]}
+    after, before = sessions[str(roaming.after.pk)], sessions[str(roaming.before.pk)]
+    assert (after["auth_method"], after["authorization_reference"]) == ("AUTH_REQUEST", "REF-42")
+    assert before["auth_method"] == "WHITELIST" and "authorization_reference" not in before  # two hours earlier
