@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 
-from ..protocol import OcpiError, OcpiStatus, envelope
+from ..protocol import OcpiError, OcpiStatus, envelope, public_base_url
 
 
 def paginated_response(request, queryset, *, serialize, last_updated: str = "last_updated") -> Response:
@@ -30,7 +30,8 @@ def paginated_response(request, queryset, *, serialize, last_updated: str = "las
     if offset + len(page) < total:
         kept = {k: v for k, v in request.query_params.items() if k in ("date_from", "date_to")}
         query = urlencode({**kept, "offset": offset + len(page), "limit": limit})
-        response["Link"] = f'<{request.build_absolute_uri(request.path)}?{query}>; rel="next"'
+        # The public address (OCPI_PUBLIC_URL behind a TLS terminator), as in our versions and endpoints.
+        response["Link"] = f'<{public_base_url(request)}{request.path}?{query}>; rel="next"'
     return response
 
 

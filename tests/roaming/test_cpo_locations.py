@@ -149,3 +149,11 @@ def test_the_page_size_is_capped(identity, partner, settings):
         garage(identity, boxes=1, ocpi_id=f"LOC{index}")
     response = partner.get(f"{LOCATIONS}?limit=50")
     assert len(response.json()["data"]) == 2 and response["X-Limit"] == "2" and "Link" in response
+
+
+def test_the_next_page_link_is_at_our_public_address(identity, partner, settings):
+    settings.OCPI_PAGE_LIMIT = 1
+    settings.OCPI_PUBLIC_URL = "https://ocpi.example.com"
+    LocationFactory.create_batch(2, identity=identity)
+    link = partner.get("/ocpi/cpo/2.2.1/locations")["Link"]
+    assert link.startswith("<https://ocpi.example.com/ocpi/cpo/2.2.1/locations?offset=1&limit=1>")
