@@ -28,7 +28,7 @@ from .commands import (
     CommandResponseSerializer,
     CommandResultSerializer,
 )
-from .common import OcpiDateTimeField, first_error
+from .common import OcpiDateTimeField, first_error, is_older
 from .credentials import BusinessDetailsSerializer, CredentialsRoleSerializer, CredentialsSerializer
 from .hubclientinfo import CONNECTION_STATUSES, ClientInfoSerializer
 from .locations import (
@@ -108,4 +108,5 @@ __all__ = [
     "TariffSerializer",
     "TokenSerializer",
     "first_error",
+    "is_older",
 ]

@@ -1,7 +1,7 @@
 """What every OCPI object module shares: the DateTime field and first_error, which turns a serializer's errors into the
 message of a 2001 naming the field."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -12,6 +12,17 @@ class OcpiDateTimeField(serializers.DateTimeField):
 
     def __init__(self, **kwargs):
         super().__init__(default_timezone=UTC, **kwargs)
+
+
+def is_older(last_updated, than) -> bool:
+    """Whether an object's last_updated (as sent) is before `than` (a datetime, or as sent); one that is not a date
+    is not older: the field rules name it."""
+    field = OcpiDateTimeField()
+    try:
+        moment = field.run_validation(last_updated)
+        return moment < (than if isinstance(than, datetime) else field.run_validation(than))
+    except serializers.ValidationError:
+        return False
 
 
 def first_error(errors, path: str = "") -> str:

@@ -4,11 +4,10 @@ eMSP of the account, and only where the charge box is under a published location
 inserts nothing). The PATCH is built when it is sent (roaming.services.evses), from the EVSE as it is then, so a
 burst of status changes becomes one message."""
 
-from datetime import datetime
-
 from django.db import connection
 from django.utils import timezone
 
+from ocpp_core.db import adapted
 from ocpp_core.models import ChargeBox, Connector
 from sites.models import Node
 
@@ -59,6 +58,4 @@ def evse_changes_record(*, charge_box_pk: int) -> None:
     """The same, through the ORM's connection (the charger connected or disconnected: rare, ORM code)."""
     with connection.cursor() as cursor:
         for sql, params in evse_change_statements(charge_box_pk=charge_box_pk):
-            cursor.execute(
-                sql, [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
-            )
+            cursor.execute(sql, adapted(params))

@@ -37,27 +37,32 @@ def outbox_enqueue(*, partner: Party, key: str, method: str, url: str, body) -> 
 def outbox_put_to_partners(
     *, account_id: int, partner_role: str, module: str, ids: tuple[str, ...], body: dict, body_211=None, query=""
 ) -> int:
-    """Queue a PUT of one of our objects (`ids`: its path below the module's URL) for every registered partner of the
-    account in `partner_role` that receives the module; `body_211` is the object for OCPI 2.1.1 partners (None: not
-    sent to them). Call inside the transaction of the change; returns how many were queued."""
+    """Queue a PUT of one of our objects for every registered partner of the account in `partner_role` (see
+    outbox_put). Call inside the transaction of the change; returns how many were queued."""
     partners = Party.objects.filter(
         account_id=account_id, state=RegistrationState.REGISTERED, roles__role=partner_role
     ).distinct()
-    queued = 0
-    for partner in partners:
-        legacy = partner.version == ocpi211.VERSION
-        url = partner.endpoint_url(module, "RECEIVER")
-        if url is None or (legacy and body_211 is None):
-            continue
-        outbox_enqueue(
-            partner=partner,
-            key=f"{module}:{':'.join(ids)}",
-            method="PUT",
-            url=f"{url.rstrip('/')}/{'/'.join(quote(part, safe='') for part in ids)}{query}",
-            body=body_211 if legacy else body,
-        )
-        queued += 1
-    return queued
+    return sum(
+        outbox_put(partner=partner, module=module, ids=ids, body=body, body_211=body_211, query=query)
+        for partner in partners
+    )
+
+
+def outbox_put(*, partner: Party, module: str, ids: tuple[str, ...], body: dict, body_211=None, query="") -> bool:
+    """Queue a PUT of one of our objects (`ids`: its path below the module's URL) for the partner if it receives the
+    module; `body_211` is the object for an OCPI 2.1.1 partner (None: not sent to one). Returns whether it did."""
+    legacy = partner.version == ocpi211.VERSION
+    url = partner.endpoint_url(module, "RECEIVER")
+    if url is None or (legacy and body_211 is None):
+        return False
+    outbox_enqueue(
+        partner=partner,
+        key=f"{module}:{':'.join(ids)}",
+        method="PUT",
+        url=f"{url.rstrip('/')}/{'/'.join(quote(part, safe='') for part in ids)}{query}",
+        body=body_211 if legacy else body,
+    )
+    return True
 
 
 def outbox_send(message_pk: int) -> bool:

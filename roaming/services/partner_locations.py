@@ -26,7 +26,7 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from ..choices import OcpiRole
 from ..models import PartnerLocation, Party
-from ..objects import ConnectorSerializer, EvseSerializer, LocationSerializer, OcpiDateTimeField, first_error
+from ..objects import ConnectorSerializer, EvseSerializer, LocationSerializer, first_error, is_older
 from ..protocol import OcpiError, OcpiStatus, unknown_location
 
 
@@ -76,7 +76,7 @@ def partner_location_patch(
     target = _evse(location, evse_uid) if evse_uid is not None else location
     if connector_id is not None:
         target = _connector(target, connector_id)
-    if _older_than(data["last_updated"], target.get("last_updated")):
+    if is_older(data["last_updated"], target.get("last_updated")):
         return  # a late PATCH (a retry arriving after a newer change): what we hold is newer
     for fixed in ("id", "uid", "country_code", "party_id"):
         if fixed in data and fixed in target and data[fixed] != target[fixed]:
@@ -86,15 +86,6 @@ def partner_location_patch(
     target.update(data)
     location["last_updated"] = data["last_updated"]
     _stored_save(stored, location, _valid_last_updated(LocationSerializer, location, "location"))
-
-
-def _older_than(last_updated, than) -> bool:
-    """Whether a PATCH's last_updated is before the object's (both as sent; unparsable ones are left to the field
-    rules)."""
-    try:
-        return OcpiDateTimeField().run_validation(last_updated) < OcpiDateTimeField().run_validation(than)
-    except serializers.ValidationError:
-        return False
 
 
 @transaction.atomic

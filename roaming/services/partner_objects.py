@@ -4,17 +4,16 @@ session or tariff is stored only if it is at least as new as ours; a CDR is stor
 corrects one with a new CDR); and a CPO may write only objects under its own country code and party id."""
 
 from django.db import IntegrityError, transaction
-from rest_framework import serializers
 
 from ..choices import OcpiRole
 from ..models import PartnerObject, Party
 from ..objects import (
     CdrSerializer,
     ClientInfoSerializer,
-    OcpiDateTimeField,
     PushedTariffSerializer,
     SessionSerializer,
     first_error,
+    is_older,
 )
 from ..protocol import OcpiError, OcpiStatus, timestamp
 
@@ -59,7 +58,7 @@ def partner_session_patch(*, party: Party, country_code: str, party_id: str, ses
     if not isinstance(data, dict) or "last_updated" not in data:
         raise OcpiError("last_updated: a PATCH must carry it.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
     stored = _stored_or_unknown(party, "sessions", country_code, party_id, session_id, lock=True)
-    if _older(data["last_updated"], stored.last_updated):
+    if is_older(data["last_updated"], stored.last_updated):
         return
     merged = {**stored.data, **data}
     if "charging_periods" in data:
@@ -71,13 +70,6 @@ def partner_session_patch(*, party: Party, country_code: str, party_id: str, ses
     _check_ids(merged, country_code, party_id, session_id)
     stored.data, stored.last_updated = merged, valid["last_updated"]
     stored.save(update_fields=["data", "last_updated", "received_at"])
-
-
-def _older(last_updated, than) -> bool:
-    try:
-        return OcpiDateTimeField().run_validation(last_updated) < than
-    except serializers.ValidationError:
-        return False  # not a date: the field rules below name it
 
 
 def partner_cdr_post(*, party: Party, data) -> tuple[PartnerObject, bool]:

@@ -4,8 +4,6 @@ receives is queued for it again, as it is now."""
 
 from django.db import transaction
 
-from ocpp_core.models import OcppTag
-
 from .. import ocpi211
 from ..choices import OcpiRole
 from ..locations import location_objects, locations_of
@@ -13,7 +11,7 @@ from ..models import ModuleSync, Party
 from ..selectors import primary_identity
 from ..tariffs import tariff_object, tariffs_of
 from ..tokens import token_object, tokens_of
-from .outbox import outbox_enqueue
+from .outbox import outbox_put
 
 
 @transaction.atomic
@@ -22,35 +20,24 @@ def party_resync(*, party: Party) -> int:
     many objects were queued. The pulls themselves run when asked (the admin starts them right after)."""
     ModuleSync.objects.filter(partner=party).update(pulled_until=None)
     roles = set(party.roles.values_list("role", flat=True))
-    legacy = party.version == ocpi211.VERSION
     queued = 0
     if OcpiRole.EMSP in roles:
-        url = party.endpoint_url("locations", "RECEIVER")
-        for body in location_objects(list(locations_of(party.account_id))) if url else []:
-            ids = f"{body['country_code']}/{body['party_id']}/{body['id']}"
-            _enqueue(
-                party, "locations", ids, f"{url.rstrip('/')}/{ids}", ocpi211.location_as_211(body) if legacy else body
+        for body in location_objects(list(locations_of(party.account_id))):
+            ids = (body["country_code"], body["party_id"], body["id"])
+            queued += outbox_put(
+                partner=party, module="locations", ids=ids, body=body, body_211=ocpi211.location_as_211(body)
             )
-            queued += 1
-        url = party.endpoint_url("tariffs", "RECEIVER")
-        for tariff in tariffs_of(party.account_id) if url else []:
-            body = tariff_object(tariff)
-            ids = f"{body['country_code']}/{body['party_id']}/{body['id']}"
-            _enqueue(party, "tariffs", ids, f"{url.rstrip('/')}/{ids}", ocpi211.tariff_as_211(body) if legacy else body)
-            queued += 1
+        for body in map(tariff_object, tariffs_of(party.account_id)):
+            ids = (body["country_code"], body["party_id"], body["id"])
+            queued += outbox_put(
+                partner=party, module="tariffs", ids=ids, body=body, body_211=ocpi211.tariff_as_211(body)
+            )
     identity = primary_identity(party.account_id)
-    url = party.endpoint_url("tokens", "RECEIVER") if OcpiRole.CPO in roles else None
-    if url and identity is not None:
-        tags: list[OcppTag] = list(tokens_of(party.account_id))
-        for body in (token_object(tag, identity) for tag in tags):
-            ids = f"{body['country_code']}/{body['party_id']}/{body['uid']}"
-            _enqueue(
-                party, "tokens", ids, f"{url.rstrip('/')}/{ids}?type={body['type']}",
-                ocpi211.token_as_211(body) if legacy else body,
+    if OcpiRole.CPO in roles and identity is not None:
+        for body in (token_object(tag, identity) for tag in tokens_of(party.account_id)):
+            ids = (body["country_code"], body["party_id"], body["uid"])
+            queued += outbox_put(
+                partner=party, module="tokens", ids=ids, body=body, body_211=ocpi211.token_as_211(body),
+                query=f"?type={body['type']}",
             )  # fmt: skip
-            queued += 1
     return queued
-
-
-def _enqueue(party: Party, module: str, ids: str, url: str, body: dict) -> None:
-    outbox_enqueue(partner=party, key=f"{module}:{ids.replace('/', ':')}", method="PUT", url=url, body=body)

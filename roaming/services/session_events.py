@@ -4,11 +4,10 @@ token (for every other one it inserts nothing). The row is built when it is sent
 the session as it is then, by roaming.services.sessions: so changes that come while one is waiting are folded into
 it, and the partner gets the latest state, in order."""
 
-from datetime import datetime
-
 from django.db import connection
 from django.utils import timezone
 
+from ocpp_core.db import adapted
 from ocpp_core.models import ChargeBox, Transaction
 from sites.models import Node
 
@@ -74,5 +73,4 @@ def session_stop_record(*, transaction_id: int) -> None:
     """The same at a stop made through the ORM (an operator closing a transaction the charger never stopped)."""
     with connection.cursor() as cursor:
         for sql, params in session_change_statements(transaction_id=transaction_id, stopped=True):
-            adapted = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
-            cursor.execute(sql, adapted)
+            cursor.execute(sql, adapted(params))
