@@ -1,14 +1,12 @@
 """The OCPP 1.6J central system for one connected charger: the ocpp library's ChargePoint, with OCPP-J framing
 and errors as the specification has them (ocpp_j.py), every frame logged, and thin handlers that call services."""
 
-import asyncio
 import json
 import logging
 import re
 import time
 from functools import cache
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from ocpp.charge_point import (
     ChargePoint,
@@ -23,7 +21,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, GenericStatus, RegistrationStatus
 
-from priority.services.load_management import rebalance_request
+from priority.services.load_triggers import load_triggers
 
 from .choices import ChargerEventKind, MessageDirection
 from .db import ocpp_database, ocpp_db
@@ -40,7 +38,6 @@ _FRAME_HEAD = re.compile(r'^\[(?P<type>[234]),"(?P<id>(?:[^"\\]|\\.)*)"(?:,"(?P<
 # What a charger may send before the central system accepted it (OCPP 1.6, 4.2.1: a Pending or Rejected charger
 # sends BootNotification until it is accepted).
 ALLOWED_BEFORE_ACCEPTANCE = frozenset({Action.boot_notification})
-_BACKGROUND: set[asyncio.Task] = set()
 
 
 @cache
@@ -96,6 +93,8 @@ class ChargerSession(ChargePoint):
         self._statuses: dict[int, str] = {}  # connector id -> the last status (load management reacts to changes)
         self.load_limits: dict[int, float] = {}  # connector id -> the amps the site's allocation assumes
         self._last_periodic_load = time.monotonic()
+        self.connected_at = time.monotonic()
+        self.load_triggers = load_triggers()
 
     async def receive(self, raw: str) -> None:
         """Serve one frame. One that breaks something unexpected is logged and the conversation goes on: a bad
@@ -174,18 +173,10 @@ class ChargerSession(ChargePoint):
                 self.load_changed("meter values deviate")
 
     def load_changed(self, reason: str) -> None:
-        """Ask for a recompute of this charger's site without holding up its messages."""
-        task = asyncio.get_running_loop().create_task(self._rebalance_request(reason))
-        _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(_BACKGROUND.discard)
-
-    async def _rebalance_request(self, reason: str) -> None:
-        try:
-            await sync_to_async(rebalance_request, thread_sensitive=False)(
-                charge_box_pks=[self.charge_box.pk], reason=f"{self.charge_box.charge_box_id}: {reason}"
-            )
-        except Exception:
-            logger.exception("%s: load management recompute failed", self.id)
+        """Ask for a recompute of this charger's site, if it is managed, without holding up its messages."""
+        self.load_triggers.charger_load_changed(
+            charge_box_pk=self.charge_box.pk, connected_at=self.connected_at, reason=f"{self.id}: {reason}"
+        )
 
     def _check_registration(self, message: Call) -> None:
         status = self.charge_box.registration_status

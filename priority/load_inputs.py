@@ -16,6 +16,7 @@ How the state becomes a demand (ConnectorDemand):
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -85,20 +86,35 @@ def site_root_ids(*, charge_box_pks) -> list[int]:
     return list(Node.objects.filter(tree_id__in=tree_ids, parent=None).values_list("pk", flat=True))
 
 
+def managed_charge_boxes(*, charge_box_pks: Iterable[int] | None = None) -> dict[int, int]:
+    """The charge boxes of managed sites (managed_site_root_ids), each mapped to its site's root: all of them, or
+    those of `charge_box_pks`. Two queries."""
+    boxes = ChargeBox.objects.filter(node__isnull=False)
+    if charge_box_pks is not None:
+        boxes = boxes.filter(pk__in=list(charge_box_pks))
+    tree_of_box = dict(boxes.values_list("pk", "node__tree_id"))
+    if not tree_of_box:
+        return {}
+    nodes = Node.objects.all() if charge_box_pks is None else Node.objects.filter(tree_id__in=set(tree_of_box.values()))
+    root_of_tree = dict(_managed_roots(nodes).values_list("tree_id", "pk"))
+    return {pk: root_of_tree[tree_id] for pk, tree_id in tree_of_box.items() if tree_id in root_of_tree}
+
+
 def managed_site_root_ids(*, tree_id: int | None = None) -> list[int]:
     """Roots of the sites with at least one limit somewhere (a node's, or a window's peak cap) and at least one
     charge box: the ones to manage. `tree_id`: that site only."""
     nodes = Node.objects.all() if tree_id is None else Node.objects.filter(tree_id=tree_id)
+    return list(_managed_roots(nodes).values_list("pk", flat=True))
+
+
+def _managed_roots(nodes):
+    """The roots among `nodes` (a queryset of whole trees) of trees with a limit and a charge box."""
     limited = nodes.filter(
         Q(max_current_a__isnull=False) | Q(max_power_kw__isnull=False) | Q(phase_asymmetry_limit_a__isnull=False)
     ).values("tree_id")
     with_boxes = ChargeBox.objects.filter(node__in=nodes).values("node__tree_id")
     windows = TimeOfUseWindow.objects.filter(peak_cap_kw__isnull=False, node__in=nodes).values("node__tree_id")
-    return list(
-        nodes.filter(parent=None, tree_id__in=with_boxes)
-        .filter(Q(tree_id__in=limited) | Q(tree_id__in=windows))
-        .values_list("pk", flat=True)
-    )
+    return nodes.filter(parent=None, tree_id__in=with_boxes).filter(Q(tree_id__in=limited) | Q(tree_id__in=windows))
 
 
 def site_state(*, root: Node, now: datetime | None = None) -> SiteState:

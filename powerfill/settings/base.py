@@ -185,6 +185,9 @@ OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS = env.bool("OCPP_ACCEPT_CERTIFICATE_SIG
 LOAD_VOLTAGE = env.float("LOAD_VOLTAGE", default=230.0)  # phase to neutral, to turn kW into amps and back
 LOAD_REBALANCE_INTERVAL_SECONDS = env.int("LOAD_REBALANCE_INTERVAL_SECONDS", default=60)  # periodic recompute
 LOAD_DEBOUNCE_SECONDS = env.float("LOAD_DEBOUNCE_SECONDS", default=2.0)  # a burst of events makes one recompute
+# How old a server process's list of managed sites may get before chargers' events are judged by it again
+# (priority.services.load_triggers; changes made in the same process are seen at once).
+LOAD_SITES_REFRESH_SECONDS = env.float("LOAD_SITES_REFRESH_SECONDS", default=10.0)
 LOAD_CHANGE_THRESHOLD_AMPS = env.float("LOAD_CHANGE_THRESHOLD_AMPS", default=1.0)  # smaller rises are not sent
 LOAD_HEADROOM_AMPS = env.float("LOAD_HEADROOM_AMPS", default=2.0)  # room above what a vehicle draws
 LOAD_PROFILE_LEASE_SECONDS = env.int("LOAD_PROFILE_LEASE_SECONDS", default=900)  # then the safe share applies

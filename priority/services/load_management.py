@@ -20,6 +20,7 @@ Every recompute is kept as an AllocationRun (per node and phase: limit, allocate
 """
 
 import logging
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -70,6 +71,7 @@ def nodes_rebalance_after_commit(*, node_pks, reason: str) -> None:
     node_pks = list(node_pks)
 
     def request():
+        _sites_changed()
         tree_ids = Node.objects.filter(pk__in=node_pks).values("tree_id")
         for root_id in Node.objects.filter(tree_id__in=tree_ids, parent=None).values_list("pk", flat=True):
             site_rebalance_request(root_id=root_id, reason=reason)
@@ -78,13 +80,49 @@ def nodes_rebalance_after_commit(*, node_pks, reason: str) -> None:
 
 
 def site_rebalance_request(*, root_id: int, reason: str) -> None:
+    """Recompute the site: at once without a worker, otherwise LOAD_DEBOUNCE_SECONDS from now unless that is
+    scheduled already (the charger events' own way here is load_triggers, which asks the same key)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         site_rebalance(root_id=root_id, reason=reason)
         return
+    if site_due_mark(root_id=root_id, reason=reason):
+        site_rebalance_schedule(root_id=root_id, reason=reason)
+
+
+def due_key(root_id: int) -> str:
+    """The cache key that says a recompute of the site is scheduled (deleted when it starts)."""
+    return _key("due", root_id)
+
+
+def site_due_mark(*, root_id: int, reason: str) -> bool:
+    """Mark the site's recompute as scheduled; False if it was already."""
+    return cache.add(due_key(root_id), reason, timeout=due_seconds())
+
+
+def due_seconds() -> int:
+    """How long a "due" mark lasts at most: past the scheduled run and the longest recompute, so that a task lost
+    on the way (a worker killed) holds back the site's recomputes no longer than that."""
+    return math.ceil(settings.LOAD_DEBOUNCE_SECONDS) + LOCK_SECONDS
+
+
+def site_rebalance_schedule(*, root_id: int, reason: str) -> None:
     from ..tasks import site_rebalance_task
 
-    if cache.add(_key("due", root_id), reason, timeout=settings.LOAD_DEBOUNCE_SECONDS + LOCK_SECONDS):
-        site_rebalance_task.apply_async((root_id, reason), countdown=settings.LOAD_DEBOUNCE_SECONDS)
+    site_rebalance_task.apply_async((root_id, reason), countdown=settings.LOAD_DEBOUNCE_SECONDS)
+
+
+_sites_generation = 0
+
+
+def sites_generation() -> int:
+    """Counts the committed changes of this process that may make a site managed or not, or move a charge box
+    to another site (load_triggers reads the managed sites again when it changed)."""
+    return _sites_generation
+
+
+def _sites_changed() -> None:
+    global _sites_generation
+    _sites_generation += 1
 
 
 def managed_sites_rebalance(*, reason: str = "periodic") -> int:
@@ -98,7 +136,7 @@ def managed_sites_rebalance(*, reason: str = "periodic") -> int:
 def site_rebalance(*, root_id: int, reason: str) -> AllocationRun | None:
     """Recompute and apply, one at a time per site. Whoever holds the lock runs again while someone asked again;
     someone who asks while it is held leaves the work to the holder."""
-    cache.delete(_key("due", root_id))
+    cache.delete(due_key(root_id))
     rerun, lock = _key("rerun", root_id), _key("lock", root_id)
     cache.set(rerun, reason, timeout=LOCK_SECONDS)
     run = None
