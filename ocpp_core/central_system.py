@@ -93,7 +93,6 @@ class ChargerSession(ChargePoint):
         self._statuses: dict[int, str] = {}  # connector id -> the last status (load management reacts to changes)
         self.load_limits: dict[int, float] = {}  # connector id -> the amps the site's allocation assumes
         self._last_periodic_load = time.monotonic()
-        self.connected_at = time.monotonic()
         self.load_triggers = load_triggers()
 
     async def receive(self, raw: str) -> None:
@@ -174,9 +173,7 @@ class ChargerSession(ChargePoint):
 
     def load_changed(self, reason: str) -> None:
         """Ask for a recompute of this charger's site, if it is managed, without holding up its messages."""
-        self.load_triggers.charger_load_changed(
-            charge_box_pk=self.charge_box.pk, connected_at=self.connected_at, reason=f"{self.id}: {reason}"
-        )
+        self.load_triggers.charger_load_changed(charge_box_pk=self.charge_box.pk, reason=f"{self.id}: {reason}")
 
     def _check_registration(self, message: Call) -> None:
         status = self.charge_box.registration_status

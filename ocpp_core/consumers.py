@@ -22,6 +22,7 @@ from ocpp.v16 import call as ocpp_call
 from priority.charging_profiles import amps_of
 
 from .channel_groups import charge_box_group
+from .charger_directory import charger_connected_note
 from .choices import OcppProtocol
 from .db import ocpp_db
 from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call
@@ -76,6 +77,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         await self.channel_layer.group_add(self.group, self.channel_name)
         await server_lease_hold()
+        charger_connected_note(charge_box.pk)
         await ocpp_db(charger_connected)(
             charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
         )

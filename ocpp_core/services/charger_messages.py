@@ -14,8 +14,10 @@ ocpp_db().
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +26,7 @@ from ocpp.v16.enums import AuthorizationStatus, ChargePointStatus, DataTransferS
 
 from permissions.selectors import TagAuthorization, authorization_from_row, authorization_statement
 from priority.services.priorities import connector_unplug_statements
+from roaming.services.charger_roaming import roaming_concerns, roaming_concerns_known
 from roaming.services.evse_events import evse_change_statements
 from roaming.services.realtime_authorization import (
     REALTIME_TIMEOUT_SECONDS,
@@ -235,8 +238,8 @@ async def connector_status_report(
             charge_box_pk=charge_box.pk, connector_id=connector_id, at=now, lock_row=False
         )
     # Published over OCPI: the EVSE's partners get its new status (roaming.services.evse_events).
-    roaming = evse_change_statements(charge_box_pk=charge_box.pk, connector_id=connector_id) if connector_id else []
-    await db.write(history, current, *unplugged, *roaming)
+    roaming = partial(evse_change_statements, charge_box_pk=charge_box.pk, connector_id=connector_id)
+    await _write_with_roaming(db, charge_box, [history, current, *unplugged], roaming if connector_id else None)
 
 
 async def tag_authorization_of(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> TagAuthorization:
@@ -265,7 +268,9 @@ async def authorize(*, db: Statements, charge_box: ChargeBox, id_tag: str) -> Lo
         charge_box=charge_box, connector_id=None, authorization=authorization
     ):
         return LocalAuthorization(IdTagInfo(AuthorizationStatus.invalid))
-    partner_token = await db.fetchone(*partner_token_statement(ocpp_tag_pk=authorization.ocpp_tag.pk))
+    partner_token = None
+    if await roaming_concerns(charge_box_pk=charge_box.pk):
+        partner_token = await db.fetchone(*partner_token_statement(ocpp_tag_pk=authorization.ocpp_tag.pk))
     if partner_token is None:
         return LocalAuthorization(IdTagInfo.of(authorization))
     return LocalAuthorization(
@@ -344,6 +349,7 @@ async def transaction_start(
         info = IdTagInfo(AuthorizationStatus.invalid)
 
     key = [charge_box.pk, connector_id, id_tag, meter_start, started_at]
+    roaming = authorization.ocpp_tag is not None and await roaming_concerns(charge_box_pk=charge_box.pk)
     async with db.transaction():  # the session and, for a partner's token, its push to the eMSP (roaming)
         created = await db.fetchone(
             f"INSERT INTO {tx_table} (charge_box_id, connector_id, id_tag, meter_start, started_at, ocpp_tag_id, "
@@ -358,7 +364,7 @@ async def transaction_start(
                 timezone.now(),
             ],
         )
-        if created is not None and authorization.ocpp_tag is not None:
+        if created is not None and roaming:
             for statement in session_change_statements(transaction_id=created[0]):
                 await db.execute(*statement)
     if created is None:  # a replay: answer with the first start's id and status
@@ -389,6 +395,7 @@ async def transaction_stop(
     session already ended, so the tag's own session does not count against its concurrency limit. The stopped
     session's connector goes back to user priority 0 (API.md, Priorities), in the same transaction."""
     tx_table = Transaction._meta.db_table
+    roaming = await roaming_concerns(charge_box_pk=charge_box.pk)
     # The stop and the readings it carries are stored together: a charger that is not answered sends the stop
     # again, and then finds the transaction still open instead of ended without its readings.
     async with db.transaction():
@@ -418,8 +425,9 @@ async def transaction_stop(
                 charge_box_pk=charge_box.pk, connector_id=stopped[0], at=timezone.now(), lock_row=True
             ):
                 await db.execute(*unplug)
-            for statement in session_change_statements(transaction_id=transaction_id, stopped=True):
-                await db.execute(*statement)
+            if roaming:
+                for statement in session_change_statements(transaction_id=transaction_id, stopped=True):
+                    await db.execute(*statement)
     if stopped is None and not await db.fetchone(
         f"SELECT 1 FROM {tx_table} WHERE id = %s AND charge_box_id = %s", [transaction_id, charge_box.pk]
     ):
@@ -446,8 +454,29 @@ async def meter_values_record(
     )
     if readings is not None:
         # A roaming session's energy changed: its eMSP gets the session again (roaming.services.session_events).
-        roaming = session_change_statements(transaction_id=transaction_id) if transaction_id is not None else []
-        await db.write(readings, *roaming)
+        roaming = partial(session_change_statements, transaction_id=transaction_id)
+        await _write_with_roaming(db, charge_box, [readings], roaming if transaction_id is not None else None)
+
+
+async def _write_with_roaming(
+    db: OcppDatabase, charge_box: ChargeBox, statements: list[Statement], roaming: Callable[[], list] | None
+) -> None:
+    """db.write() of a message's statements, with `roaming()`'s where roaming concerns the charger at all
+    (roaming.services.charger_roaming). Where that is not known yet, the look-up and the write run in a task of
+    their own: a charger that goes away meanwhile still has its write kept, as db.write() promises."""
+    if roaming is None or roaming_concerns_known(charge_box_pk=charge_box.pk) is False:
+        await db.write(*statements)
+    elif roaming_concerns_known(charge_box_pk=charge_box.pk):
+        await db.write(*statements, *roaming())
+    else:
+
+        async def look_up_and_write():
+            concerned = await roaming_concerns(charge_box_pk=charge_box.pk)
+            await db.write(*statements, *(roaming() if concerned else []))
+
+        write = asyncio.ensure_future(look_up_and_write())
+        write.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, if nobody waits
+        await asyncio.shield(write)
 
 
 def meter_values_statement(

@@ -175,6 +175,10 @@ OCPP_MESSAGE_LOG_ENABLED = env.bool("OCPP_MESSAGE_LOG_ENABLED", default=True)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env.int("OCPP_MESSAGE_LOG_RETENTION_DAYS", default=30)
 OCPP_DB_THREADS = env.int("OCPP_DB_THREADS", default=8)  # threads for the consumers' ORM work (the rare messages)
 OCPP_DB_POOL_SIZE = env.int("OCPP_DB_POOL_SIZE", default=10)  # PostgreSQL connections for the frequent messages
+# How old a server process's knowledge of rarely changing facts about chargers (is the site managed, does the
+# account roam) may get before messages are judged by it again (ocpp_core.charger_directory; a change made in the
+# same process is seen at once, a charger that connects is looked up anew).
+OCPP_CHARGER_FACTS_REFRESH_SECONDS = env.float("OCPP_CHARGER_FACTS_REFRESH_SECONDS", default=10.0)
 OCPP_DATA_TRANSFER_VENDORS = env.list("OCPP_DATA_TRANSFER_VENDORS", default=[])  # DataTransfer vendorIds we accept
 # Security profile 3: the header in which the TLS terminator passes the verified client certificate's CN.
 OCPP_CLIENT_CERT_HEADER = env("OCPP_CLIENT_CERT_HEADER", default="X-Client-Cert-CN")
@@ -185,9 +189,6 @@ OCPP_ACCEPT_CERTIFICATE_SIGNING_REQUESTS = env.bool("OCPP_ACCEPT_CERTIFICATE_SIG
 LOAD_VOLTAGE = env.float("LOAD_VOLTAGE", default=230.0)  # phase to neutral, to turn kW into amps and back
 LOAD_REBALANCE_INTERVAL_SECONDS = env.int("LOAD_REBALANCE_INTERVAL_SECONDS", default=60)  # periodic recompute
 LOAD_DEBOUNCE_SECONDS = env.float("LOAD_DEBOUNCE_SECONDS", default=2.0)  # a burst of events makes one recompute
-# How old a server process's list of managed sites may get before chargers' events are judged by it again
-# (priority.services.load_triggers; changes made in the same process are seen at once).
-LOAD_SITES_REFRESH_SECONDS = env.float("LOAD_SITES_REFRESH_SECONDS", default=10.0)
 LOAD_CHANGE_THRESHOLD_AMPS = env.float("LOAD_CHANGE_THRESHOLD_AMPS", default=1.0)  # smaller rises are not sent
 LOAD_HEADROOM_AMPS = env.float("LOAD_HEADROOM_AMPS", default=2.0)  # room above what a vehicle draws
 LOAD_PROFILE_LEASE_SECONDS = env.int("LOAD_PROFILE_LEASE_SECONDS", default=900)  # then the safe share applies

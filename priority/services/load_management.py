@@ -35,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 from ocpp.v16.enums import ChargingProfilePurposeType, ChargingProfileStatus, RegistrationStatus
 
+from ocpp_core.charger_directory import charger_facts_changed
 from ocpp_core.operations import OPERATIONS
 from ocpp_core.services.operations import chargers_call
 from sites.models import Node
@@ -71,7 +72,7 @@ def nodes_rebalance_after_commit(*, node_pks, reason: str) -> None:
     node_pks = list(node_pks)
 
     def request():
-        _sites_changed()
+        charger_facts_changed()  # the site may be managed now, or no longer (load_triggers)
         tree_ids = Node.objects.filter(pk__in=node_pks).values("tree_id")
         for root_id in Node.objects.filter(tree_id__in=tree_ids, parent=None).values_list("pk", flat=True):
             site_rebalance_request(root_id=root_id, reason=reason)
@@ -109,20 +110,6 @@ def site_rebalance_schedule(*, root_id: int, reason: str) -> None:
     from ..tasks import site_rebalance_task
 
     site_rebalance_task.apply_async((root_id, reason), countdown=settings.LOAD_DEBOUNCE_SECONDS)
-
-
-_sites_generation = 0
-
-
-def sites_generation() -> int:
-    """Counts the committed changes of this process that may make a site managed or not, or move a charge box
-    to another site (load_triggers reads the managed sites again when it changed)."""
-    return _sites_generation
-
-
-def _sites_changed() -> None:
-    global _sites_generation
-    _sites_generation += 1
 
 
 def managed_sites_rebalance(*, reason: str = "periodic") -> int:
