@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_acn.py [--capacities 30,40,50,60,80,100,140] [--days 31]
                                                    [--min-amps 0,6] [--no-optimum] [--allocator /tmp/variant.py]
 
-Data: the 954 sessions of the Caltech garage in March 2019 (../shared/data/acn/ beside the project, see its README):
+Data: the 954 sessions of the Caltech garage in March 2019 (tests/benchmarks/data/acn/, with its licence and README):
 47 stations of 6.6 kW at 208 V (31.7 A), 5-minute periods, each session with arrival, departure and requested energy.
 
 The electrical model. The garage is fed three-phase; its stations are connected line to line (208 V). The data has
@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 import priority.allocator  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "acn" / "caltech_2019-03_sessions.csv"
+DATA = Path(__file__).with_name("data") / "acn" / "caltech_2019-03_sessions.csv"
 PERIOD_HOURS = 5 / 60
 LINE_VOLTAGE = 208.0
 ALLOCATOR_VOLTAGE = LINE_VOLTAGE / 2  # per phase of a two-phase connector: power = 104 V * (I + I)

@@ -39,7 +39,7 @@ from ..factories import (
 from .clients import client_of
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
+EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 SESSIONS = sorted(EXAMPLES.glob("session_example_*.json"))
 # The restriction examples are whole tariffs too; the PUT example is one without last_updated.
 TARIFFS = sorted([*EXAMPLES.glob("tariff_*.json"), *EXAMPLES.glob("tariffrestriction_example_*.json")])

@@ -16,7 +16,7 @@ from roaming.objects import (
     first_error,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
+EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 # The restriction examples are whole tariffs, too; the PUT example is a tariff without last_updated.
 FULL_TARIFFS = sorted(
     path

@@ -34,7 +34,7 @@ from ..factories import (
 from .clients import client_of
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
+EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 TOKEN = json.loads((EXAMPLES / "token_put_example.json").read_text())  # NL*TNM 012345678
 COMMANDS = "/ocpi/cpo/2.2.1/commands"
 RESPONSE_URL = "http://127.0.0.1:9/ocpi/emsp/2.2.1/commands/result/1"  # the discard port: nothing answers

@@ -14,7 +14,7 @@ from roaming.models import PartnerLocation
 from ..factories import PartyFactory, PartyRoleFactory
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
+EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 FULL_LOCATIONS = sorted(EXAMPLES.glob("location_example*.json"))
 BASE = "/ocpi/emsp/2.2.1/locations"
 

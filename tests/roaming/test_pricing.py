@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from roaming.objects import CdrSerializer, SessionSerializer
 from roaming.pricing import MeterSample, price_session
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
+EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 AMSTERDAM = "Europe/Amsterdam"
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

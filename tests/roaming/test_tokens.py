@@ -30,7 +30,7 @@ from ..factories import (
 from .clients import client_of
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "ocpi-2.2.1-examples"
+EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 TOKEN_EXAMPLES = ["token_example_1_app_user.json", "token_example_2_full_rfid.json", "token_put_example.json"]
 BASE = "/ocpi/cpo/2.2.1/tokens"
 
