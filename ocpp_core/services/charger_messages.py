@@ -464,9 +464,10 @@ async def _write_with_roaming(
     """db.write() of a message's statements, with `roaming()`'s where roaming concerns the charger at all
     (roaming.services.charger_roaming). Where that is not known yet, the look-up and the write run in a task of
     their own: a charger that goes away meanwhile still has its write kept, as db.write() promises."""
-    if roaming is None or roaming_concerns_known(charge_box_pk=charge_box.pk) is False:
+    known = None if roaming is None else roaming_concerns_known(charge_box_pk=charge_box.pk)
+    if roaming is None or known is False:
         await db.write(*statements)
-    elif roaming_concerns_known(charge_box_pk=charge_box.pk):
+    elif known:
         await db.write(*statements, *roaming())
     else:
 

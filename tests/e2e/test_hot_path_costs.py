@@ -34,8 +34,8 @@ pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 MANAGED, UNMANAGED = 10, 20
 ID_TAG = "COUNTED"
 # Statements per message, all included: the answers' SQL, the message log's COPY, transactions' BEGIN and
-# COMMIT, connection checks. Measured at 4.4-5.1 before the roaming SQL was left out for accounts without
-# partners; the bound is to be tightened once measured again.
+# COMMIT, and a round's connecting (BootNotification, connect and disconnect). Measured (2026-12): 3.6 in the round
+# of one session per charger, where connecting weighs most, 2.7 in the round of ten.
 MAX_STATEMENTS_PER_MESSAGE = 4.0
 
 
@@ -221,8 +221,9 @@ def test_redis_connections_and_sql_statements_do_not_grow_with_the_messages(
             many = _round(url, sites, 10, redis_client, proxy)
 
     assert many["messages"] >= 8 * few["messages"], (few, many)
-    # Connections come with sockets and concurrency, which both rounds share, never with messages.
-    assert many["redis_connections"] <= few["redis_connections"] + 2, (few, many)
+    # Connections come with sockets and concurrency, which both rounds share, never with messages: the pools grow
+    # by a few where more calls happen to overlap (seen: 0 to 5 in either round); one per event would be thousands.
+    assert many["redis_connections"] <= few["redis_connections"] + 10, (few, many)
     for counted in (few, many):
         assert counted["statements"] / counted["messages"] <= MAX_STATEMENTS_PER_MESSAGE, (few, many)
     # Per message, the long round costs no more than the short one (which carries more connecting per message).
