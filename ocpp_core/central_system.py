@@ -219,7 +219,8 @@ class ChargerSession(ChargePoint):
 
     @on(Action.boot_notification, skip_schema_validation=True)
     async def on_boot_notification(self, **payload):
-        answer = await ocpp_db(charger_messages.charger_boot)(charge_box=self.charge_box, **payload)
+        async with self.database.session() as db:
+            answer = await charger_messages.charger_boot(db=db, charge_box=self.charge_box, **payload)
         return call_result.BootNotification(
             current_time=ocpp_time(answer.current_time), interval=answer.interval, status=answer.status
         )

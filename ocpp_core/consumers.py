@@ -26,10 +26,10 @@ from .charger_directory import charger_connected_note
 from .choices import OcppProtocol
 from .db import ocpp_db
 from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call
+from .services import charger_messages
 from .services.connections import (
     Handshake,
     Refusal,
-    charger_connected,
     charger_disconnected,
     handshake_admit,
     new_connection_id,
@@ -78,10 +78,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await server_lease_hold()
         charger_connected_note(charge_box.pk)
-        await ocpp_db(charger_connected)(
-            charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
-        )
         self.session = ChargerSession(charge_box, self)
+        await charger_messages.charger_connected(
+            db=self.session.database, charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
+        )
 
     def _handshake(self) -> Handshake:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}

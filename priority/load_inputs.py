@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from ocpp.v16.enums import ChargePointStatus, RegistrationStatus
 
@@ -40,6 +40,8 @@ NOT_WANTING = frozenset(
     {ChargePointStatus.finishing, ChargePointStatus.available, ChargePointStatus.faulted, ChargePointStatus.unavailable}
 )
 REFUSED = frozenset({ProfileApplyStatus.REJECTED, ProfileApplyStatus.NOT_SUPPORTED})
+# A node with any of these limits makes its site managed.
+LIMITED = Q(max_current_a__isnull=False) | Q(max_power_kw__isnull=False) | Q(phase_asymmetry_limit_a__isnull=False)
 LEARN_PHASE_AMPS = 1.0  # a phase carrying more than this is in use
 NOMINAL_VOLTS = 230.0  # phase to neutral: turns a limit in W into A
 
@@ -87,17 +89,16 @@ def site_root_ids(*, charge_box_pks) -> list[int]:
 
 
 def managed_charge_boxes(*, charge_box_pks: Iterable[int] | None = None) -> dict[int, int]:
-    """The charge boxes of managed sites (managed_site_root_ids), each mapped to its site's root: all of them, or
-    those of `charge_box_pks`. Two queries."""
+    """The charge boxes of managed sites (as managed_site_root_ids has them), each mapped to its site's root: all of
+    them, or those of `charge_box_pks`. One query; each box's tree is looked at through the tree's index."""
     boxes = ChargeBox.objects.filter(node__isnull=False)
     if charge_box_pks is not None:
         boxes = boxes.filter(pk__in=list(charge_box_pks))
-    tree_of_box = dict(boxes.values_list("pk", "node__tree_id"))
-    if not tree_of_box:
-        return {}
-    nodes = Node.objects.all() if charge_box_pks is None else Node.objects.filter(tree_id__in=set(tree_of_box.values()))
-    root_of_tree = dict(_managed_roots(nodes).values_list("tree_id", "pk"))
-    return {pk: root_of_tree[tree_id] for pk, tree_id in tree_of_box.items() if tree_id in root_of_tree}
+    same_tree = Node.objects.filter(tree_id=OuterRef("node__tree_id"))
+    limited = Exists(same_tree.filter(LIMITED))
+    window = Exists(TimeOfUseWindow.objects.filter(peak_cap_kw__isnull=False, node__tree_id=OuterRef("node__tree_id")))
+    root = Subquery(same_tree.filter(parent=None).values("pk")[:1])
+    return dict(boxes.filter(limited | window).annotate(root_id=root).values_list("pk", "root_id"))
 
 
 def managed_site_root_ids(*, tree_id: int | None = None) -> list[int]:
@@ -109,9 +110,7 @@ def managed_site_root_ids(*, tree_id: int | None = None) -> list[int]:
 
 def _managed_roots(nodes):
     """The roots among `nodes` (a queryset of whole trees) of trees with a limit and a charge box."""
-    limited = nodes.filter(
-        Q(max_current_a__isnull=False) | Q(max_power_kw__isnull=False) | Q(phase_asymmetry_limit_a__isnull=False)
-    ).values("tree_id")
+    limited = nodes.filter(LIMITED).values("tree_id")
     with_boxes = ChargeBox.objects.filter(node__in=nodes).values("node__tree_id")
     windows = TimeOfUseWindow.objects.filter(peak_cap_kw__isnull=False, node__in=nodes).values("node__tree_id")
     return nodes.filter(parent=None, tree_id__in=with_boxes).filter(Q(tree_id__in=limited) | Q(tree_id__in=windows))

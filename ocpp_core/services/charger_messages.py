@@ -8,8 +8,9 @@ speak SQL through `db` (ocpp_core.db: psycopg's async pool on PostgreSQL, one th
 fact: composing them with the ORM in a thread cost several times the CPU of everything else a message needs
 (tests/benchmarks/bench_ocpp.py). Those that only write hand their statements to `OcppDatabase.write` (committed
 with other chargers' writes); those that read and decide get a session of `Statements`. The rare ones
-(BootNotification, notifications kept as events, reservations) are plain ORM functions the consumer runs with
-ocpp_db().
+(notifications kept as events, reservations) are plain ORM functions the consumer runs with ocpp_db().
+BootNotification and the connection's own record are rare for one charger but come all at once in a reconnect
+storm, so they are SQL through `db` as well.
 """
 
 import asyncio
@@ -62,6 +63,7 @@ BOOT_FIELDS = (
     "meter_type",
     "meter_serial_number",
 )
+_BOOT_FIELD_LENGTHS = {field: ChargeBox._meta.get_field(field).max_length for field in BOOT_FIELDS}
 METER_VALUE_COLUMNS = (
     "charge_box_id",
     "connector_id",
@@ -93,23 +95,6 @@ class IdTagInfo:
 
 
 # Rare messages: the ORM, in a thread (ocpp_db)
-
-
-@dataclass(frozen=True)
-class BootAnswer:
-    status: RegistrationStatus
-    interval: int
-    current_time: datetime
-
-
-@transaction.atomic
-def charger_boot(*, charge_box: ChargeBox, **payload) -> BootAnswer:
-    """BootNotification: remember what the charger says about itself; answer with its registration status."""
-    now = timezone.now()
-    fields = {field: (payload.get(field) or "")[: ChargeBox._meta.get_field(field).max_length] for field in BOOT_FIELDS}
-    ChargeBox.objects.filter(pk=charge_box.pk).update(**fields, last_boot_at=now, last_heartbeat_at=now)
-    charge_box.refresh_from_db(fields=["registration_status", "heartbeat_interval", *fields, "last_boot_at"])
-    return BootAnswer(RegistrationStatus(charge_box.registration_status), charge_box.heartbeat_interval, now)
 
 
 @transaction.atomic
@@ -192,6 +177,45 @@ def _holds(reservation: Reservation, authorization: TagAuthorization) -> bool:
 
 
 # Frequent messages: SQL through `db`
+
+
+async def charger_connected(*, db: OcppDatabase, charge_box: ChargeBox, connection_id: str, protocol: str) -> None:
+    """Mark the charger connected through this socket (a newer socket of the same charger takes over). Its EVSEs,
+    if published over OCPI, are online again for partners. Group-committed: a reconnect storm commits its
+    connections together instead of one transaction each."""
+    connected = (
+        f"UPDATE {ChargeBox._meta.db_table} SET is_connected = %s, connection_id = %s, connected_at = %s, "
+        "ocpp_protocol = %s WHERE id = %s",
+        [True, connection_id, timezone.now(), protocol, charge_box.pk],
+    )
+    roaming = partial(evse_change_statements, charge_box_pk=charge_box.pk)
+    await _write_with_roaming(db, charge_box, [connected], roaming)
+
+
+@dataclass(frozen=True)
+class BootAnswer:
+    status: RegistrationStatus
+    interval: int
+    current_time: datetime
+
+
+async def charger_boot(*, db: Statements, charge_box: ChargeBox, **payload) -> BootAnswer:
+    """BootNotification: remember what the charger says about itself; answer with its registration status (one
+    statement: a reconnect storm is all boots)."""
+    now = timezone.now()
+    fields = {field: (payload.get(field) or "")[: _BOOT_FIELD_LENGTHS[field]] for field in BOOT_FIELDS}
+    row = await db.fetchone(
+        f"UPDATE {ChargeBox._meta.db_table} SET {', '.join(f'{field} = %s' for field in BOOT_FIELDS)}, "
+        "last_boot_at = %s, last_heartbeat_at = %s WHERE id = %s RETURNING registration_status, heartbeat_interval",
+        [*fields.values(), now, now, charge_box.pk],
+    )
+    if row is None:
+        raise ChargeBox.DoesNotExist(f"Charge box {charge_box.charge_box_id} was deleted")
+    charge_box.registration_status, charge_box.heartbeat_interval = row
+    for field, value in fields.items():
+        setattr(charge_box, field, value)
+    charge_box.last_boot_at = now
+    return BootAnswer(RegistrationStatus(charge_box.registration_status), charge_box.heartbeat_interval, now)
 
 
 async def charger_heartbeat(*, db: OcppDatabase, charge_box: ChargeBox) -> datetime:

@@ -148,16 +148,6 @@ def new_connection_id() -> str:
 
 
 @transaction.atomic
-def charger_connected(*, charge_box: ChargeBox, connection_id: str, protocol: str) -> None:
-    """Mark the charger connected through this socket (a newer socket of the same charger takes over). Its EVSEs,
-    if published over OCPI, are online again for partners."""
-    ChargeBox.objects.filter(pk=charge_box.pk).update(
-        is_connected=True, connection_id=connection_id, connected_at=timezone.now(), ocpp_protocol=protocol
-    )
-    evse_changes_record(charge_box_pk=charge_box.pk)
-
-
-@transaction.atomic
 def charger_disconnected(*, charge_box_pk: int, connection_id: str) -> bool:
     """Mark the charger disconnected, unless a newer socket took over meanwhile. Returns whether it did (then its
     published EVSEs become UNKNOWN for partners)."""
