@@ -374,23 +374,21 @@ async def transaction_start(
 
     key = [charge_box.pk, connector_id, id_tag, meter_start, started_at]
     roaming = authorization.ocpp_tag is not None and await roaming_concerns(charge_box_pk=charge_box.pk)
-    async with db.transaction():  # the session and, for a partner's token, its push to the eMSP (roaming)
-        created = await db.fetchone(
-            f"INSERT INTO {tx_table} (charge_box_id, connector_id, id_tag, meter_start, started_at, ocpp_tag_id, "
-            "start_status, reservation_id, stop_reason, stop_id_tag, stop_event_actor, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', '', %s) "
-            "ON CONFLICT (charge_box_id, connector_id, id_tag, meter_start, started_at) DO NOTHING RETURNING id",
-            [
-                *key,
-                authorization.ocpp_tag.pk if authorization.ocpp_tag else None,
-                info.status,
-                reservation,
-                timezone.now(),
-            ],
-        )
-        if created is not None and roaming:
-            for statement in session_change_statements(transaction_id=created[0]):
-                await db.execute(*statement)
+    insert = (
+        f"INSERT INTO {tx_table} (charge_box_id, connector_id, id_tag, meter_start, started_at, ocpp_tag_id, "
+        "start_status, reservation_id, stop_reason, stop_id_tag, stop_event_actor, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', '', %s) "
+        "ON CONFLICT (charge_box_id, connector_id, id_tag, meter_start, started_at) DO NOTHING RETURNING id",
+        [*key, authorization.ocpp_tag.pk if authorization.ocpp_tag else None, info.status, reservation, timezone.now()],
+    )
+    if not roaming:
+        created = await db.fetchone(*insert)  # one statement: its own transaction
+    else:
+        async with db.pipeline(), db.transaction():  # the session and its push to the eMSP (roaming)
+            created = await db.fetchone(*insert)
+            if created is not None:
+                for statement in session_change_statements(transaction_id=created[0]):
+                    await db.execute(*statement)
     if created is None:  # a replay: answer with the first start's id and status
         transaction_id, start_status = await db.fetchone(
             f"SELECT id, start_status FROM {tx_table} WHERE charge_box_id = %s AND connector_id = %s "
@@ -421,8 +419,9 @@ async def transaction_stop(
     tx_table = Transaction._meta.db_table
     roaming = await roaming_concerns(charge_box_pk=charge_box.pk)
     # The stop and the readings it carries are stored together: a charger that is not answered sends the stop
-    # again, and then finds the transaction still open instead of ended without its readings.
-    async with db.transaction():
+    # again, and then finds the transaction still open instead of ended without its readings. Pipelined: the
+    # statements after the stop need only its connector id, so the whole transaction is two round trips.
+    async with db.pipeline(), db.transaction():
         stopped = await db.fetchone(
             f"UPDATE {tx_table} SET stopped_at = %s, meter_stop = %s, stop_reason = %s, stop_id_tag = %s, "
             "stop_event_actor = %s WHERE id = %s AND charge_box_id = %s AND stopped_at IS NULL RETURNING connector_id",

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_ocpp.py [--database-url postgres://postgres@127.0.0.1:5432/powerfill_bench_ocpp]
         [--redis-url redis://127.0.0.1:6379/2] [--chargers 5000] [--steady-seconds 120]
-        [--throughput-chargers 300] [--throughput-seconds 30]
+        [--throughput-chargers 300] [--throughput-seconds 30] [--only many|throughput] [--servers daphne,uvicorn]
 
 (a) Many chargers: CHARGERS chargers connect (BootNotification, StatusNotification) and stay connected, each
     sending MeterValues every 60 s, Heartbeat every 120 s and StatusNotification every 300 s (an evenly spread
@@ -13,6 +13,8 @@
     when the answer to the last arrives: Authorize, StartTransaction, 5 x MeterValues, StopTransaction, 2 x
     StatusNotification, Heartbeat. The same workload runs against a bare `websockets` + `ocpp` server without a
     database (bare_ocpp_server.py) in the same run; reported are both rates and their ratio, with each server's CPU.
+    With --servers daphne,uvicorn, Powerfill runs under each ASGI server in turn (uvicorn with its `websockets`
+    implementation), each against the same bare run.
 
 The load generator runs in this process (raw OCPP-J frames over the `websockets` client) and shares the machine's
 two cores with the server under test; the CPU figures say who was busy.
@@ -109,16 +111,31 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def start_server(command: list[str], env: dict, port: int) -> subprocess.Popen:
+    if port_in_use(port):  # a server left over from an earlier run would be measured instead
+        raise SystemExit(f"port {port} is already in use")
     log = open(ROOT / "tmp" / f"bench-server-{port}.log", "wb")  # noqa: SIM115 (lives as long as the server)
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port)
+    if process.poll() is not None:
+        raise SystemExit(f"{command[0]} exited at start: see {log.name}")
     return process
 
 
 def stop_server(process: subprocess.Popen) -> None:
     process.terminate()
-    process.wait(10)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:  # uvicorn waits for background tasks; the figures are taken already
+        process.kill()
+        process.wait(10)
 
 
 def now() -> str:
@@ -296,6 +313,11 @@ def main() -> None:
     parser.add_argument("--throughput-chargers", type=int, default=300)
     parser.add_argument("--throughput-seconds", type=float, default=30)
     parser.add_argument("--only", choices=["many", "throughput"], help="Run one part: (a) many or (b) throughput.")
+    parser.add_argument(
+        "--servers",
+        default="daphne",
+        help="ASGI servers Powerfill runs under, comma-separated: daphne, uvicorn (part (a) uses the first)",
+    )
     args = parser.parse_args()
 
     raise_file_limit()
@@ -312,27 +334,18 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OCPP_CALL_TIMEOUT": "30"}
     port, bare_port = 18600, 18601
-    daphne_command = [
-        str(bin_dir / "daphne"),
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--websocket_timeout",
-        "-1",
-        "powerfill.asgi:application",
-    ]
+    servers = [name.strip() for name in args.servers.split(",") if name.strip()]
     base = f"ws://127.0.0.1:{port}/ocpp"
 
     # (a) and (b) each get a fresh server process.
     if args.only != "throughput":
-        daphne = start_server(daphne_command, env, port)
+        server = start_server(server_command(servers[0], bin_dir, port), env, port)
         try:
-            asyncio.run(peak_throughput(base, 5, 2, daphne.pid))  # warm up: imports, connections, prepared statements
-            many = asyncio.run(many_chargers(base, args.chargers, args.steady_seconds, daphne.pid))
+            asyncio.run(peak_throughput(base, 5, 2, server.pid))  # warm up: imports, connections, prepared statements
+            many = asyncio.run(many_chargers(base, args.chargers, args.steady_seconds, server.pid))
         finally:
-            stop_server(daphne)
-        report_many(many)
+            stop_server(server)
+        report_many(many, servers[0])
     if args.only == "many":
         return
     bare = start_server(
@@ -346,27 +359,59 @@ def main() -> None:
         )
     finally:
         stop_server(bare)
-    daphne = start_server(daphne_command, env, port)
-    try:
-        asyncio.run(peak_throughput(base, 5, 2, daphne.pid))
-        ours = asyncio.run(peak_throughput(base, args.throughput_chargers, args.throughput_seconds, daphne.pid))
-    finally:
-        stop_server(daphne)
-
     print(f"(b) mixed sessions, {args.throughput_chargers} chargers back to back for {args.throughput_seconds:.0f} s")
     print(
         f"    bare websockets + ocpp, no database: {bare_result['rate']:.0f} messages/s "
-        f"(server CPU {bare_result['server_cpu']:.0%})"
+        f"(server CPU {bare_result['server_cpu']:.0%})",
+        flush=True,
     )
-    print(
-        f"    Powerfill (Daphne, PostgreSQL, Redis): {ours['rate']:.0f} messages/s "
-        f"(server CPU {ours['server_cpu']:.0%})"
-    )
-    print(f"    ratio {ours['rate'] / bare_result['rate']:.2f}")
+    for name in servers:
+        server = start_server(server_command(name, bin_dir, port), env, port)
+        try:
+            asyncio.run(peak_throughput(base, 5, 2, server.pid))
+            ours = asyncio.run(peak_throughput(base, args.throughput_chargers, args.throughput_seconds, server.pid))
+        finally:
+            stop_server(server)
+        print(
+            f"    Powerfill ({name}, PostgreSQL, Redis): {ours['rate']:.0f} messages/s "
+            f"(server CPU {ours['server_cpu']:.0%}), ratio {ours['rate'] / bare_result['rate']:.2f}",
+            flush=True,
+        )
 
 
-def report_many(many: dict) -> None:
-    print(f"(a) {many['chargers']:,} chargers on one Daphne process (PostgreSQL + Redis)")
+def server_command(name: str, bin_dir: Path, port: int) -> list[str]:
+    """One Powerfill server process on `port`, as the README's production section runs it."""
+    if name == "daphne":
+        return [
+            str(bin_dir / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--websocket_timeout",
+            "-1",
+            "powerfill.asgi:application",
+        ]
+    if name == "uvicorn":
+        return [
+            str(bin_dir / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ws",
+            "websockets-sansio",
+            *os.environ.get("BENCH_UVICORN_OPTIONS", "").split(),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "powerfill.asgi:application",
+        ]
+    raise SystemExit(f"unknown server {name!r}: daphne or uvicorn")
+
+
+def report_many(many: dict, server: str) -> None:
+    print(f"(a) {many['chargers']:,} chargers on one {server} process (PostgreSQL + Redis)")
     print(
         f"    connected in {many['ramp_seconds']:.0f} s (BootNotification p99 {many['boot_p99_ms']:.0f} ms while "
         f"connecting at {CONNECT_RATE}/s)"

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from ocpp_core.db import INTEGRITY_ERRORS, ocpp_database, ocpp_database_close
+from ocpp_core.db import INTEGRITY_ERRORS, ocpp_database, ocpp_database_close, statement_rounds
 from ocpp_core.models import ChargeBox, Connector, ConnectorStatus
 from ocpp_core.services.charger_messages import connector_status_report
 from tests.factories import ChargeBoxFactory
@@ -111,3 +111,14 @@ def test_writes_survive_the_database_dropping_the_connections(account):
 
     run(scenario)
     assert Connector.objects.get(charge_box=second).status == "Faulted"
+
+
+def test_a_batch_runs_each_writes_statements_in_their_order():
+    """Statements of a batch go round by round (every write's first, then every write's second, ...), the same SQL
+    of a round together; a write's own statements never change order."""
+    writes = [
+        [("A", [1]), ("B", [1]), ("C", [1])],
+        [("B", [2]), ("A", [2])],
+        [("A", [3])],
+    ]
+    assert statement_rounds(writes) == [("A", [[1], [3]]), ("B", [[2]]), ("B", [[1]]), ("A", [[2]]), ("C", [[1]])]
