@@ -6,11 +6,14 @@ managed by load management, whether any roaming partner receives its EVSEs' stat
 or SQL that runs to insert nothing), they were a large part of a message's cost (tests/benchmarks/bench_ocpp.py,
 tests/e2e/test_hot_path_costs.py). A ChargerDirectory holds one such fact for every charge box, per event loop:
 
-- It is read whole (one `read()` on the OCPP thread pool) when it is older than its refresh interval, or when a
-  change that may alter a fact was committed in this process (the apps call charger_facts_changed(), once it
-  committed): then the process that made the change sees it at the next message. Any such change makes every
-  directory read again; they are rare. A change made by another process is seen within the refresh interval;
-  owners say in their docstrings why that is enough.
+- It is read whole (one `read()` on the OCPP thread pool) when a change that may alter a fact was committed in
+  this process (the apps call charger_facts_changed(), once it committed): then the process that made the change
+  sees it at the next message, which waits for the read. Any such change makes every directory read again; they
+  are rare. It is also read whole when it is older than its refresh interval, but then in the background: the
+  messages meanwhile are answered from what it holds. (Waiting for that read, every charger's message queued
+  behind a read of 10,000 rows every interval, and a reconnect storm's boots waited seconds behind them:
+  bench_ocpp.py part (a) with 10,000 chargers.) A change made by another process is seen within the refresh
+  interval and one read; owners say in their docstrings why that is enough.
 - A charger that connected after the last whole read (the consumer calls charger_connected_note() for it) is looked
   up on its own (`read(charge_box_pks=...)`), batched with the others connecting at the same moment, so a reconnect
   storm does not read the whole directory per boot, and a charger created or assigned a moment before it connected
@@ -81,10 +84,14 @@ class ChargerDirectory(Generic[Value]):
         _directories.add(self)
 
     def knows(self, charge_box_pk: int) -> bool:
-        """Was this charger read after it last connected, and is that read still current? Then `known_value`
-        answers for it."""
+        """Was this charger read after it last connected, and after the last change committed in this process? Then
+        `known_value` answers for it. A directory older than its refresh interval starts reading again meanwhile."""
+        if self._read_generation != _generation:
+            return False
+        if time.monotonic() - self._read_started_at >= settings.OCPP_CHARGER_FACTS_REFRESH_SECONDS:
+            self._refresh_in_background()
         read_at = max(self._read_started_at, self._joined_at.get(charge_box_pk, NEVER))
-        return read_at >= self._connected_at.get(charge_box_pk, NEVER) and self._current()
+        return read_at >= self._connected_at.get(charge_box_pk, NEVER)
 
     def known_value(self, charge_box_pk: int) -> Value | None:
         return self._values.get(charge_box_pk)
@@ -95,19 +102,18 @@ class ChargerDirectory(Generic[Value]):
         for _ in range(3):
             if self.knows(charge_box_pk):
                 return self._values.get(charge_box_pk)
-            if self._current():
+            if self._read_generation == _generation:
                 await self._read_joining(charge_box_pk)
             else:
                 await self._read_whole()
         return None
 
-    def _current(self) -> bool:
-        age = time.monotonic() - self._read_started_at
-        return self._read_generation == _generation and age < settings.OCPP_CHARGER_FACTS_REFRESH_SECONDS
-
-    async def _read_whole(self) -> None:
+    def _refresh_in_background(self) -> None:
         if self._reading is None or self._reading.done():
             self._reading = asyncio.get_running_loop().create_task(self._read_whole_now())
+
+    async def _read_whole(self) -> None:
+        self._refresh_in_background()
         await asyncio.shield(self._reading)
 
     async def _read_whole_now(self) -> None:

@@ -114,7 +114,8 @@ def asgi_server(
         if server == "daphne":
             command = [str(bin_dir / "daphne"), "--fd", fd, "powerfill.asgi:application"]
         else:
-            command = [str(bin_dir / "uvicorn"), "--fd", fd, "--lifespan", "off", "powerfill.asgi:application"]
+            command = [str(bin_dir / "uvicorn"), "--fd", fd, "--lifespan", "off", "--ws", "websockets-sansio"]
+            command.append("powerfill.asgi:application")
         log_path = PROJECT_DIR / "tmp" / f"{server}-{port}.log"
         log_path.parent.mkdir(exist_ok=True)
         with log_path.open("wb") as log:

@@ -1,4 +1,4 @@
-"""Deployments: Daphne processes behind a TLS terminator, PostgreSQL, Redis, Celery worker + beat.
+"""Deployments: uvicorn (or Daphne) processes behind a TLS terminator, PostgreSQL, Redis, Celery worker + beat.
 
 Required environment: SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL. Plain http:// answers 301 to https://
 (Django's SecurityMiddleware) and ws:// answers 301 to wss:// (powerfill.tls, an ASGI middleware, because Django's
