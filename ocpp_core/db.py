@@ -286,23 +286,30 @@ class _PsycopgStatements(Statements):
         try:
             yield
         except BaseException:
-            # A failed statement leaves a pipeline aborted until its next sync. Should the ROLLBACK fail too (the
-            # connection is lost), the pool rolls back what it gets back.
-            with contextlib.suppress(Exception):
-                if self._pipeline is not None:
-                    await self._pipeline.sync()
-            with contextlib.suppress(Exception):
-                await self.conn.execute("ROLLBACK", prepare=False)
+            if self._pipeline is None:  # in a pipeline, leaving it rolls back (below)
+                await self._rollback_if_open()
             raise
         await self.conn.execute("COMMIT", prepare=False)
 
     @asynccontextmanager
     async def pipeline(self):
-        async with self.conn.pipeline() as self._pipeline:
-            try:
+        # A refused statement surfaces at the next wait, which may be the sync on leaving the pipeline, after the
+        # COMMIT was queued: the transaction is then left aborted on the connection, and is rolled back here so
+        # the connection is clean for the next message.
+        try:
+            async with self.conn.pipeline() as self._pipeline:
                 yield
-            finally:
-                self._pipeline = None
+        except BaseException:
+            self._pipeline = None
+            await self._rollback_if_open()
+            raise
+        finally:
+            self._pipeline = None
+
+    async def _rollback_if_open(self) -> None:
+        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with contextlib.suppress(Exception):  # a lost connection: the pool discards it
+                await self.conn.execute("ROLLBACK", prepare=False)
 
 
 class PostgresOcppDatabase(OcppDatabase):

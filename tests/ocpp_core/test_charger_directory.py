@@ -23,13 +23,19 @@ class Facts:
         return {pk: self.values[pk] for pk in pks if pk in self.values}
 
 
+async def directory_that_read(facts: Facts) -> ChargerDirectory:
+    """A directory over `facts` that has answered for charger 1 once (so it holds a whole read)."""
+    directory = ChargerDirectory(name="test facts", read=facts.read)
+    assert await directory.value_of(1) == facts.values[1] and facts.calls == [None]  # the first answer waits
+    return directory
+
+
 def test_a_directory_answers_from_what_it_holds_while_an_old_one_is_read_again(settings):
     settings.OCPP_CHARGER_FACTS_REFRESH_SECONDS = 0.05
     facts = Facts({1: "site A"})
 
     async def scenario():
-        directory = ChargerDirectory(name="test facts", read=facts.read)
-        assert await directory.value_of(1) == "site A" and facts.calls == [None]  # the first answer waits
+        directory = await directory_that_read(facts)
         facts.values[1] = "site B"
         facts.release.clear()  # the next whole read takes its time
         await asyncio.sleep(0.1)
@@ -47,8 +53,7 @@ def test_a_change_committed_here_is_read_before_the_next_answer(settings):
     facts = Facts({1: "site A"})
 
     async def scenario():
-        directory = ChargerDirectory(name="test facts", read=facts.read)
-        await directory.value_of(1)
+        directory = await directory_that_read(facts)
         facts.values[1] = "site B"
         charger_facts_changed()
         assert not directory.knows(1)
@@ -63,8 +68,7 @@ def test_a_charger_that_connects_is_looked_up_alone(settings):
     facts = Facts({1: "site A"})
 
     async def scenario():
-        directory = ChargerDirectory(name="test facts", read=facts.read)
-        await directory.value_of(1)
+        directory = await directory_that_read(facts)
         facts.values[2] = "site C"  # a charger assigned a moment before it connected
         charger_connected_note(2)
         charger_connected_note(3)
