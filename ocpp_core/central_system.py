@@ -27,6 +27,7 @@ from .choices import ChargerEventKind, MessageDirection
 from .db import ocpp_database, ocpp_db
 from .models import ChargeBox
 from .ocpp_j import FrameError, check_call, parse_frame, pending_call
+from .secret_masking import masked_frame, received_frame_to_keep
 from .services import charger_messages
 from .services.message_log import message_log
 from .timestamps import ocpp_time
@@ -193,15 +194,16 @@ class ChargerSession(ChargePoint):
     async def _send(self, message: str):
         # Frames we send were made by json.dumps from [type, id, ...]: their head names type, id and action.
         head = _FRAME_HEAD.match(message)
+        pending = pending_call.get(None) if head and head["type"] == "2" else None
         message_log.record(
             charge_box_pk=self.charge_box.pk,
             direction=MessageDirection.SENT,
-            frame=message,
+            frame=masked_frame(message, pending.secrets) if pending is not None else message,
             message_type=int(head["type"]) if head else None,
             unique_id=json.loads(f'"{head["id"]}"') if head else "",
             action=(head["action"] or "") if head and head["type"] == "2" else "",
         )
-        if head and head["type"] == "2" and (pending := pending_call.get(None)) is not None:
+        if pending is not None:
             pending.mark_sent()
         await self._connection.send(message)
 
@@ -209,7 +211,7 @@ class ChargerSession(ChargePoint):
         message_log.record(
             charge_box_pk=self.charge_box.pk,
             direction=MessageDirection.RECEIVED,
-            frame=raw,
+            frame=received_frame_to_keep(raw),
             message_type=getattr(message, "message_type_id", None),
             unique_id=getattr(message, "unique_id", ""),
             action=message.action if isinstance(message, Call) else "",

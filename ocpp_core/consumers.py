@@ -188,7 +188,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # The charger gets one call at a time: this one may wait behind earlier ones, but only until its
             # send_by; once sent, the charger has the whole OCPP_CALL_TIMEOUT to answer.
             async with asyncio.timeout_at(_loop_time_of(event.get("send_by"))) as send_by:
-                pending = PendingCall(send_by)
+                pending = PendingCall(send_by, tuple(event.get("secrets", ())))
                 token = pending_call.set(pending)
                 try:
                     result = await self.session.call(request, suppress=False)

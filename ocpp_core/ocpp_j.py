@@ -139,9 +139,10 @@ class PendingCall:
     """A CSMS-initiated call waiting for its turn: `send_by` ends the wait for the turn; once the CALL is sent
     it no longer applies (the charger's answer has its own timeout)."""
 
-    def __init__(self, send_by: asyncio.Timeout):
+    def __init__(self, send_by: asyncio.Timeout, secrets: tuple[str, ...] = ()):
         self.send_by = send_by
         self.sent = False
+        self.secrets = secrets  # values the frame carries that nothing may keep (the message log holds a mask)
 
     def mark_sent(self) -> None:
         if self.send_by.expired():

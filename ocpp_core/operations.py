@@ -34,6 +34,7 @@ from .models import (
     Reservation,
     Transaction,
 )
+from .secret_masking import SECRET_CONFIGURATION_KEYS, masked_configuration
 from .services.local_list import local_list_accepted, local_list_update_build
 from .timestamps import ocpp_time
 from .validators import charger_password_validator
@@ -121,6 +122,10 @@ class Operation:
         """What SteVe's successResponses[].response shows of the charger's answer."""
         return result.get("status")
 
+    def secrets(self, params: dict) -> tuple[str, ...]:
+        """Values of these params that the charger must get but nothing may keep (ocpp_core/secret_masking.py)."""
+        return ()
+
     def accepted(self, *, params: dict, charge_box: ChargeBox, payload: dict, result: dict) -> None:
         """Remember what the charger's answer changed."""
 
@@ -193,6 +198,9 @@ class ChangeConfiguration(Operation):
     def payload(self, *, params, charge_box, task):
         return {"key": params["key"], "value": params["value"]}
 
+    def secrets(self, params):
+        return (params["value"],) if params["key"] in SECRET_CONFIGURATION_KEYS else ()
+
     def accepted(self, *, params, charge_box, payload, result):
         if result.get("status") not in ("Accepted", "RebootRequired"):
             return
@@ -256,12 +264,15 @@ class GetConfiguration(Operation):
         return {"key": keys} if keys else {}
 
     def response(self, result):
-        return {"configurationKeys": result.get("configurationKey", []), "unknownKeys": result.get("unknownKey", [])}
+        return {
+            "configurationKeys": masked_configuration(result.get("configurationKey", [])),
+            "unknownKeys": result.get("unknownKey", []),
+        }
 
     def accepted(self, *, params, charge_box, payload, result):
         charge_box.refresh_from_db(fields=["configuration"])
         configuration = dict(charge_box.configuration)
-        for entry in result.get("configurationKey", []):
+        for entry in masked_configuration(result.get("configurationKey", [])):
             configuration[entry["key"]] = {"value": entry.get("value"), "readonly": entry.get("readonly", False)}
         ChargeBox.objects.filter(pk=charge_box.pk).update(configuration=configuration)
 

@@ -25,6 +25,7 @@ from powerfill.accounts.models import Account
 from ..channel_groups import charge_box_group
 from ..models import ChargeBox, OperationTask
 from ..operations import OPERATIONS, OperationRefused
+from ..secret_masking import masked_values
 
 # A call waits at most SEND_WITHIN_SECONDS for the charger's earlier calls, then the charger has OCPP_CALL_TIMEOUT
 # to answer; we wait REPLY_MARGIN_SECONDS longer than both for the consumer's report.
@@ -55,7 +56,7 @@ def operation_run(*, account: Account, action: str, params: dict, requested_by: 
     task = OperationTask.objects.create(
         account=account,
         action=action,
-        params=_jsonable(params),
+        params=_jsonable(masked_values(params, operation.secrets(params))),
         requested_by=requested_by[:150],
         charge_box_ids=charge_box_ids,
     )
@@ -81,7 +82,12 @@ def operation_run(*, account: Account, action: str, params: dict, requested_by: 
             continue
         calls.append((charge_box, payload))
 
-    replies = async_to_sync(chargers_call)(action, [(box.pk, payload) for box, payload in calls]) if calls else []
+    secrets = operation.secrets(params)
+    replies = (
+        async_to_sync(chargers_call)(action, [(box.pk, payload) for box, payload in calls], secrets=secrets)
+        if calls
+        else []
+    )
     for (charge_box, payload), reply in zip(calls, replies, strict=True):
         charge_box_id = charge_box.charge_box_id
         if reply["outcome"] == "result":
@@ -122,10 +128,10 @@ def operation_response(task: OperationTask) -> dict:
     }
 
 
-async def chargers_call(action: str, calls: list[tuple[int, dict]]) -> list[dict]:
+async def chargers_call(action: str, calls: list[tuple[int, dict]], *, secrets: tuple[str, ...] = ()) -> list[dict]:
     """Send each (charge box pk, payload) CALL through the channel layer, in parallel; one reply each, in order:
     {"outcome": "result", "payload"} | {"outcome": "call_error", "code", "description", "details"} |
-    {"outcome": "timeout" | "failed", "message"}."""
+    {"outcome": "timeout" | "failed", "message"}. `secrets`: values in the payloads that the message log masks."""
     layer = get_channel_layer()
     wait = SEND_WITHIN_SECONDS + settings.OCPP_CALL_TIMEOUT + REPLY_MARGIN_SECONDS
 
@@ -142,6 +148,7 @@ async def chargers_call(action: str, calls: list[tuple[int, dict]]) -> list[dict
                 "payload": payload,
                 "reply_to": reply_to,
                 "request_id": request_id,
+                "secrets": list(secrets),
                 # The consumer sends a charger one call at a time. One still waiting for its turn at send_by is
                 # not sent at all: after that, its answer could not come back before we stop waiting.
                 "send_by": time.time() + SEND_WITHIN_SECONDS,

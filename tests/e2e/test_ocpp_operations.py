@@ -4,6 +4,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from ocpp_core.models import (
@@ -11,9 +12,11 @@ from ocpp_core.models import (
     ChargingProfileAssignment,
     InstalledCertificate,
     LocalAuthListEntry,
+    OcppMessage,
     OperationTask,
     Reservation,
 )
+from ocpp_core.secret_masking import MASK
 from powerfill.accounts.services import api_token_create
 
 from ..factories import (
@@ -26,6 +29,7 @@ from ..factories import (
     OcppTagPermissionFactory,
     TransactionFactory,
 )
+from ..live import PROJECT_DIR
 from .conftest import api_call
 from .ocpp_client import handshake_status, raw_charger, run
 
@@ -570,6 +574,54 @@ def test_changing_the_authorization_key_changes_the_chargers_password(daphne_ser
     assert run(handshake_status(daphne_server, "OP-1", password="the-old-password-123")) == 403
     box.refresh_from_db()
     assert "AuthorizationKey" not in box.configuration  # never stored in clear text
+    # Nothing Powerfill keeps holds the new password: every table's every row, and the server's log.
+    assert _tables_holding("the-new-password-456") == []
+    assert "the-new-password-456" not in _server_log(daphne_server)
+    task = OperationTask.objects.get(action="ChangeConfiguration")
+    assert task.params["value"] == MASK
+    assert '"value":"********"' in OcppMessage.objects.get(action="ChangeConfiguration").payload.replace(" ", "")
+
+
+def test_a_charger_that_reports_its_authorization_key_has_it_masked(daphne_server, world):
+    """The security whitepaper makes AuthorizationKey write-only; a charger that reports it anyway has it masked in
+    the message log, the operation's answer and the charge box's configuration."""
+    box, token = world
+    entries = [
+        {"key": "AuthorizationKey", "readonly": False, "value": "a-reported-password-789"},
+        {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+    ]
+    _, status, body = run(
+        operate(
+            daphne_server,
+            token,
+            "GetConfiguration",
+            {"chargeBoxIdList": ["OP-1"]},
+            answer={"configurationKey": entries},
+        )
+    )
+    assert status == 200
+    assert body["successResponses"][0]["response"]["configurationKeys"][0]["value"] == MASK
+    box.refresh_from_db()
+    assert box.configuration["AuthorizationKey"]["value"] == MASK
+    assert box.configuration["HeartbeatInterval"]["value"] == "300"
+    assert _tables_holding("a-reported-password-789") == []
+    assert "a-reported-password-789" not in _server_log(daphne_server)
+
+
+def _tables_holding(value: str) -> list[str]:
+    """The tables with a row whose text holds `value` (every column read as text, on either backend)."""
+    holding = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            if any(value in str(row) for row in cursor.fetchall()):
+                holding.append(table)
+    return holding
+
+
+def _server_log(server_url: str) -> str:
+    port = server_url.rsplit(":", 1)[1].split("/")[0]
+    return next(PROJECT_DIR.joinpath("tmp").glob(f"*-{port}.log")).read_text(errors="replace")
 
 
 def test_installed_certificates_are_listed_then_deleted_by_id(daphne_server, world):
