@@ -11,9 +11,11 @@ Two ways in, for two kinds of work:
 * `ocpp_db(service)` runs a sync service that uses the ORM (boot, events, reservations: the rare messages) on a
   thread pool. Channels' database_sync_to_async would queue every charger behind one thread instead.
 
-Django looks after a thread's connection in close_old_connections() (reconnect after CONN_MAX_AGE or an error, and
-with CONN_HEALTH_CHECKS a "SELECT 1" before the next use); the threads here do that at most every
-CONNECTION_CHECK_SECONDS, and at once after a database error, rather than around every message.
+On PostgreSQL an ORM unit takes its connection from Django's pool and gives it back when it ends, and the pool checks
+a connection before it hands it out (CONN_HEALTH_CHECKS): after PostgreSQL dropped every connection (a failover, a
+restart, a bouncer's idle timeout), the next unit gets a new one instead of failing on a dead one kept by its thread.
+Elsewhere (SQLite) Django looks after a thread's connection in close_old_connections(); the threads here do that at
+most every CONNECTION_CHECK_SECONDS, and at once after a database error, rather than around every message.
 """
 
 import asyncio
@@ -51,6 +53,16 @@ _last_check = threading.local()
 
 
 def _checked(func, *args, **kwargs):
+    if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+        # PostgreSQL: each unit takes a connection from Django's pool, which checks it (CONN_HEALTH_CHECKS), and
+        # gives it back. A connection kept by the thread would be dead after a failover or a restart, and its
+        # next unit would fail with it; the pool's check costs one round trip per ORM unit, and these are the
+        # rare messages (the frequent ones use OcppDatabase's own pool).
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()
     now = time.monotonic()
     # Never inside a transaction: Django closes a connection whose autocommit differs from its setting.
     if now - getattr(_last_check, "at", 0.0) > CONNECTION_CHECK_SECONDS and not connection.in_atomic_block:
@@ -376,6 +388,15 @@ class PostgresOcppDatabase(OcppDatabase):
                 await cursor.executemany(sql, params)
 
     async def insert_rows(self, table, columns, rows):
+        # Like a group commit, tried once more after the pool dropped its dead connections (a database restart):
+        # a copy whose commit got through but whose answer was lost would then be stored twice, the lesser harm.
+        try:
+            await self._copy_rows(table, columns, rows)
+        except CONNECTION_ERRORS:
+            await self._recover()
+            await self._copy_rows(table, columns, rows)
+
+    async def _copy_rows(self, table, columns, rows):
         # COPY: several times cheaper than INSERTs for a batch.
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         async with (

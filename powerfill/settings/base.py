@@ -92,6 +92,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # per finished thread, until PostgreSQL refuses clients. A pool (psycopg_pool, Django's "pool" option) keeps a
     # bounded set instead.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before it hands it out: after PostgreSQL dropped its connections (a failover, a
+    # restart), the next user gets a new one rather than an error.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_SIZE", default=20),

@@ -23,8 +23,9 @@ Three gates, each passed only by what got through the one before:
 3. Across processes, the same "due" key as load_management.site_rebalance_request, set with SET NX through one
    asyncio Redis client per event loop (one connection, kept): whoever sets it schedules the Celery task, on the
    OCPP thread pool (apply_async is blocking I/O; kombu's producer pool keeps its connection). Without a worker
-   (eager Celery, the quick start: no Redis) there is no debounce: each event recomputes at once in a sync_to_async
-   thread, as site_rebalance_request does, and site_rebalance's lock folds concurrent ones into reruns.
+   (eager Celery, the quick start: no Redis) there is no debounce: each event recomputes at once in a thread
+   (database_sync_to_async), as site_rebalance_request does, and site_rebalance's lock folds concurrent ones into
+   reruns.
 """
 
 import asyncio
@@ -32,7 +33,7 @@ import logging
 import pickle
 import time
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
@@ -84,9 +85,12 @@ class LoadTriggers:
 
     async def _recompute_now(self, root_id: int, reason: str) -> None:
         # Not on the OCPP thread pool: the recompute calls chargers through async_to_sync, which from a
-        # sync_to_async thread runs them on this loop, where the channel layer and the sockets live.
+        # sync_to_async thread runs them on this loop, where the channel layer and the sockets live. Channels'
+        # database_sync_to_async gives the thread's database connection back around the call: a connection kept
+        # by the thread would be dead after a database restart, and every later recompute on it would fail.
         try:
-            await sync_to_async(load_management.site_rebalance, thread_sensitive=False)(root_id=root_id, reason=reason)
+            recompute = database_sync_to_async(load_management.site_rebalance, thread_sensitive=False)
+            await recompute(root_id=root_id, reason=reason)
         except Exception:
             logger.exception("Load management recompute of site %s failed", root_id)
 
