@@ -215,14 +215,23 @@ class SimulatedCharger:
             )
         )
 
+    async def _accepted_tag(self, point) -> str | None:
+        """Drivers come by with the given tags in a random order: one whose tag is refused here leaves, and the
+        next one tries (a charger of a private lot takes one card of many). None when every tag was refused."""
+        for id_tag in self.rng.sample(self.settings.id_tags, len(self.settings.id_tags)):
+            authorization = await point.call(call.Authorize(id_tag=id_tag))
+            if authorization.id_tag_info["status"] == AuthorizationStatus.accepted:
+                return id_tag
+            self.report.refused_tags += 1
+        return None
+
     async def _session(self, point) -> None:
         try:
             id_tag, connector = self.remote_starts.get_nowait()
         except asyncio.QueueEmpty:
-            id_tag, connector = self.rng.choice(self.settings.id_tags), self.rng.randint(1, self.settings.connectors)
-            authorization = await point.call(call.Authorize(id_tag=id_tag))
-            if authorization.id_tag_info["status"] != AuthorizationStatus.accepted:
-                self.report.refused_tags += 1
+            connector = self.rng.randint(1, self.settings.connectors)
+            id_tag = await self._accepted_tag(point)
+            if id_tag is None:
                 return
         await self._status(point, connector, ChargePointStatus.preparing)
         start = await point.call(
