@@ -215,38 +215,47 @@ class SimulatedCharger:
             )
         )
 
-    async def _accepted_tag(self, point) -> str | None:
-        """Drivers come by with the given tags in a random order: one whose tag is refused here leaves, and the
-        next one tries (a charger of a private lot takes one card of many). None when every tag was refused."""
-        for id_tag in self.rng.sample(self.settings.id_tags, len(self.settings.id_tags)):
-            authorization = await point.call(call.Authorize(id_tag=id_tag))
-            if authorization.id_tag_info["status"] == AuthorizationStatus.accepted:
-                return id_tag
-            self.report.refused_tags += 1
-        return None
-
-    async def _session(self, point) -> None:
+    async def _session_started(self, point) -> tuple[str, int, int] | None:
+        """Start a session: the remote start waiting, if any; else drivers come by with the given tags in a random
+        order, and one whose tag is refused (at Authorize, or at StartTransaction when the card began charging
+        elsewhere meanwhile) leaves for the next one to try. (id tag, connector, transaction id), or None when every
+        tag was refused here."""
         try:
             id_tag, connector = self.remote_starts.get_nowait()
+            candidates, authorize_first = [id_tag], False
         except asyncio.QueueEmpty:
             connector = self.rng.randint(1, self.settings.connectors)
-            id_tag = await self._accepted_tag(point)
-            if id_tag is None:
-                return
-        await self._status(point, connector, ChargePointStatus.preparing)
-        start = await point.call(
-            call.StartTransaction(connector_id=connector, id_tag=id_tag, meter_start=self.meter_wh, timestamp=now())
-        )
-        transaction_id = start.transaction_id
-        if start.id_tag_info["status"] != AuthorizationStatus.accepted:
+            candidates = self.rng.sample(self.settings.id_tags, len(self.settings.id_tags))
+            authorize_first = True
+        for id_tag in candidates:
+            if authorize_first:
+                authorization = await point.call(call.Authorize(id_tag=id_tag))
+                if authorization.id_tag_info["status"] != AuthorizationStatus.accepted:
+                    self.report.refused_tags += 1
+                    continue
+            await self._status(point, connector, ChargePointStatus.preparing)
+            start = await point.call(
+                call.StartTransaction(connector_id=connector, id_tag=id_tag, meter_start=self.meter_wh, timestamp=now())
+            )
+            if start.id_tag_info["status"] == AuthorizationStatus.accepted:
+                return id_tag, connector, start.transaction_id
             self.report.refused_tags += 1
             await point.call(
                 call.StopTransaction(
-                    meter_stop=self.meter_wh, timestamp=now(), transaction_id=transaction_id, reason="DeAuthorized"
+                    meter_stop=self.meter_wh,
+                    timestamp=now(),
+                    transaction_id=start.transaction_id,
+                    reason="DeAuthorized",
                 )
             )
             await self._status(point, connector, ChargePointStatus.available)
+        return None
+
+    async def _session(self, point) -> None:
+        started = await self._session_started(point)
+        if started is None:
             return
+        id_tag, connector, transaction_id = started
         self.running[connector] = transaction_id
         await self._status(point, connector, ChargePointStatus.charging)
         elapsed = 0.0
