@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from ..ocpi211 import VERSION as V211
 from ..protocol import SUPPORTED_VERSION
@@ -34,6 +34,7 @@ from .views import (
     EmspTokenAuthorizeView,
     EmspTokensView,
     HubClientInfoView,
+    UnknownEndpointView,
     VersionDetailsView,
     VersionsView,
 )
@@ -110,3 +111,7 @@ urlpatterns += [
     path(f"emsp/{V211}/cdrs/<int:cdr_pk>", EmspCdrView.as_view()),
     path(f"emsp/{V211}/tariffs/{OWNED}/<str:object_id>", Emsp211TariffsView.as_view(), name="emsp-tariff-211"),
 ]
+
+# Last: every other path under /ocpi/ (trailing-slash variants of ours included) is an unknown endpoint, answered in
+# the envelope rather than Django's HTML 404.
+urlpatterns.append(re_path(r"^", UnknownEndpointView.as_view(), name="unknown-endpoint"))

@@ -1,9 +1,13 @@
 """OCPI endpoints: thin views over roaming.services; every answer, errors included, is an OCPI envelope."""
 
+import logging
 import uuid
 
 from django.db.models import F
+from django.http import Http404
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
@@ -56,6 +60,8 @@ from ..tokens import token_authorization, token_objects, tokens_of
 from .authentication import HoldsAnyToken, IsPartnerCpo, IsPartnerEmsp, IsRegisteredParty, OcpiTokenAuthentication
 from .pagination import paginated_response
 
+logger = logging.getLogger(__name__)
+
 
 def ocpi_exception_handler(exc, context):
     """Errors in OCPI's shape: the envelope with a status code, and the HTTP status the spec asks for."""
@@ -68,13 +74,27 @@ def ocpi_exception_handler(exc, context):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, f"Invalid JSON: {exc.detail}", 400
     elif isinstance(exc, exceptions.APIException):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, str(exc.detail), exc.status_code
-    else:
-        return None  # a bug: Django's 500, logged
+    elif isinstance(exc, Http404):
+        code, message, http_status = OcpiStatus.CLIENT_ERROR, "Not found.", status.HTTP_404_NOT_FOUND
+    else:  # a bug: logged with its traceback, and the partner still gets an envelope it can parse
+        logger.exception("OCPI request %s failed", context["request"].path if context.get("request") else "?")
+        code, message, http_status = OcpiStatus.SERVER_ERROR, "Internal server error.", 500
     set_rollback()  # nothing the request wrote stays (ATOMIC_REQUESTS)
     response = Response(envelope(status_code=code, status_message=message), status=http_status)
     if http_status == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = "Token"
     return response
+
+
+class OcpiJsonOnly(BaseContentNegotiation):
+    """OCPI speaks JSON whatever the client's Accept header says (a browser's text/html too): the envelope, never a
+    406."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class OcpiView(APIView):
@@ -83,6 +103,7 @@ class OcpiView(APIView):
     permission_classes = [HoldsAnyToken]
     parser_classes = [ApiJSONParser]  # DRF's, with a body nested too deeply a 400 rather than a crash
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = OcpiJsonOnly
     throttle_classes = []
 
     def get_exception_handler(self):
@@ -104,6 +125,28 @@ class OcpiView(APIView):
                 if value:
                     response[f"OCPI-{ours}-{part}"] = value
         return response
+
+
+class UnknownEndpointView(OcpiView):
+    """Any path under /ocpi/ that is none of our endpoints: 404 with the generic client error 2000 in the envelope
+    (status_codes: a resource that does not exist is a 404), whoever asks and however, so a partner's client reads
+    an OCPI answer rather than an HTML page. A trailing-slash variant of one of ours is named in the message."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        message = f"No OCPI endpoint at {request.path}."
+        stripped = request.path.rstrip("/")
+        if stripped != request.path:
+            try:
+                known = resolve(stripped).url_name != "unknown-endpoint"
+            except Resolver404:
+                known = False
+            if known:
+                message += f" Did you mean {stripped} (without the trailing slash)?"
+        raise OcpiError(message, http_status=status.HTTP_404_NOT_FOUND)
 
 
 class VersionsView(OcpiView):
