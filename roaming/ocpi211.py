@@ -9,7 +9,7 @@ authorization), sessions, CDRs, tariffs and commands (as CPO)."""
 from rest_framework import serializers
 
 from .choices import OcpiRole
-from .objects import BusinessDetailsSerializer, first_error
+from .objects import BusinessDetailsSerializer, OcpiObject, first_error
 from .protocol import OcpiError, OcpiStatus, timestamp
 
 VERSION = "2.1.1"
@@ -33,7 +33,7 @@ LOCATION_TYPE = {  # 2.2.1 parking_type -> 2.1.1 type
 PARKING_TYPE = {value: key for key, value in LOCATION_TYPE.items() if value != "OTHER"}
 
 
-class Credentials211Serializer(serializers.Serializer):
+class Credentials211Serializer(OcpiObject):
     token = serializers.RegexField(r"^[\x21-\x7e]+$", max_length=64)
     url = serializers.URLField(max_length=255)
     business_details = BusinessDetailsSerializer()
@@ -41,7 +41,7 @@ class Credentials211Serializer(serializers.Serializer):
     country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
 
 
-class CommandResponse211Serializer(serializers.Serializer):
+class CommandResponse211Serializer(OcpiObject):
     result = serializers.ChoiceField(choices=["ACCEPTED", "NOT_SUPPORTED", "REJECTED", "TIMEOUT", "UNKNOWN_SESSION"])
 
 
@@ -155,7 +155,8 @@ def location_patch_as_221(patch) -> dict:
     if not isinstance(patch, dict):
         return patch
     body = connector_as_221(patch)
-    body.setdefault("last_updated", timestamp())
+    if body.get("last_updated") is None:  # absent or null: optional in a 2.1.1 PATCH
+        body["last_updated"] = timestamp()
     if "type" in body:
         location_type = body.pop("type")
         if location_type in PARKING_TYPE:
@@ -191,7 +192,8 @@ def token_patch_as_221(patch) -> dict:
     body = {key: value for key, value in patch.items() if key != "auth_id"}
     if "auth_id" in patch:
         body["contract_id"] = patch["auth_id"]
-    body.setdefault("last_updated", timestamp())
+    if body.get("last_updated") is None:  # absent or null: optional in a 2.1.1 PATCH
+        body["last_updated"] = timestamp()
     return body
 
 
@@ -357,7 +359,8 @@ def session_patch_as_221(patch) -> dict:
             body[new] = body.pop(old)
     if isinstance(body.get("total_cost"), int | float):
         body["total_cost"] = {"excl_vat": body["total_cost"]}
-    body.setdefault("last_updated", timestamp())
+    if body.get("last_updated") is None:  # absent or null: optional in a 2.1.1 PATCH
+        body["last_updated"] = timestamp()
     return body
 
 

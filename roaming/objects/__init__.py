@@ -1,8 +1,9 @@
 """OCPI 2.2.1 objects and their field rules (required fields, types, string lengths, enums), as DRF serializers: they
 check what partners send us (credentials, Receiver interfaces, pulls) and, in the tests, what we emit; first_error
 turns their errors into the message of a 2001, naming the field.
-Fields the spec lists as optional and complex (opening times, energy mix, images, ...) are checked for their type
-only; unknown fields are ignored, as the spec asks of receivers.
+Every object is an OcpiObject: its optional fields may be null as well as omitted (the two mean the same), and
+without_nulls is the object as we keep it. Fields the spec lists as optional and complex (opening times, energy mix,
+images, ...) are checked for their type only; unknown fields are ignored, as the spec asks of receivers.
 One module per OCPI module; the names are re-exported here."""
 
 from .cdrs import (
@@ -28,7 +29,7 @@ from .commands import (
     CommandResponseSerializer,
     CommandResultSerializer,
 )
-from .common import OcpiDateTimeField, first_error, is_older
+from .common import OcpiDateTimeField, OcpiObject, first_error, is_older, without_nulls
 from .credentials import BusinessDetailsSerializer, CredentialsRoleSerializer, CredentialsSerializer
 from .hubclientinfo import CONNECTION_STATUSES, ClientInfoSerializer
 from .locations import (
@@ -97,6 +98,7 @@ __all__ = [
     "LocationSerializer",
     "NestedConnectorSerializer",
     "OcpiDateTimeField",
+    "OcpiObject",
     "PriceComponentSerializer",
     "PriceSerializer",
     "PushedTariffSerializer",
@@ -109,4 +111,5 @@ __all__ = [
     "TokenSerializer",
     "first_error",
     "is_older",
+    "without_nulls",
 ]

@@ -4,7 +4,7 @@ uses CdrToken and ChargingPeriod too."""
 from rest_framework import serializers
 
 from ..choices import TokenType
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 from .locations import CONNECTOR_FORMATS, CONNECTOR_TYPES, POWER_TYPES, GeoLocationSerializer
 from .tariffs import PriceSerializer, TariffSerializer
 
@@ -15,18 +15,18 @@ CDR_DIMENSION_TYPES = [
 ]  # fmt: skip
 
 
-class CdrDimensionSerializer(serializers.Serializer):
+class CdrDimensionSerializer(OcpiObject):
     type = serializers.ChoiceField(choices=CDR_DIMENSION_TYPES)
     volume = serializers.FloatField()  # negative when energy flowed back to the grid
 
 
-class ChargingPeriodSerializer(serializers.Serializer):
+class ChargingPeriodSerializer(OcpiObject):
     start_date_time = OcpiDateTimeField()
     dimensions = CdrDimensionSerializer(many=True, allow_empty=False)
     tariff_id = serializers.CharField(max_length=36, required=False)
 
 
-class CdrTokenSerializer(serializers.Serializer):
+class CdrTokenSerializer(OcpiObject):
     country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
     party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
     uid = serializers.CharField(max_length=36)
@@ -34,7 +34,7 @@ class CdrTokenSerializer(serializers.Serializer):
     contract_id = serializers.CharField(max_length=36)
 
 
-class CdrLocationSerializer(serializers.Serializer):
+class CdrLocationSerializer(OcpiObject):
     id = serializers.CharField(max_length=36)
     name = serializers.CharField(max_length=255, required=False)
     address = serializers.CharField(max_length=45)
@@ -51,13 +51,13 @@ class CdrLocationSerializer(serializers.Serializer):
     connector_power_type = serializers.ChoiceField(choices=POWER_TYPES)
 
 
-class SignedValueSerializer(serializers.Serializer):
+class SignedValueSerializer(OcpiObject):
     nature = serializers.CharField(max_length=32)
     plain_data = serializers.CharField(max_length=512)
     signed_data = serializers.CharField(max_length=5000)
 
 
-class SignedDataSerializer(serializers.Serializer):
+class SignedDataSerializer(OcpiObject):
     encoding_method = serializers.CharField(max_length=36)
     encoding_method_version = serializers.IntegerField(required=False)
     public_key = serializers.CharField(max_length=512, required=False)
@@ -65,7 +65,7 @@ class SignedDataSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=512, required=False)
 
 
-class CdrSerializer(serializers.Serializer):
+class CdrSerializer(OcpiObject):
     country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
     party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=39)  # 36, and 3 more for what a credit CDR appends to the original's id

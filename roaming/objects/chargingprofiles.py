@@ -2,15 +2,15 @@
 
 from rest_framework import serializers
 
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 
 
-class ChargingProfilePeriodSerializer(serializers.Serializer):
+class ChargingProfilePeriodSerializer(OcpiObject):
     start_period = serializers.IntegerField(min_value=0)
     limit = serializers.FloatField(min_value=0)
 
 
-class ChargingProfileSerializer(serializers.Serializer):
+class ChargingProfileSerializer(OcpiObject):
     start_date_time = OcpiDateTimeField(required=False)
     duration = serializers.IntegerField(min_value=0, required=False)
     charging_rate_unit = serializers.ChoiceField(choices=["W", "A"])
@@ -18,22 +18,22 @@ class ChargingProfileSerializer(serializers.Serializer):
     charging_profile_period = ChargingProfilePeriodSerializer(many=True, required=False)
 
 
-class SetChargingProfileSerializer(serializers.Serializer):
+class SetChargingProfileSerializer(OcpiObject):
     charging_profile = ChargingProfileSerializer()
     response_url = serializers.URLField(max_length=255)
 
 
-class ChargingProfileResponseSerializer(serializers.Serializer):
+class ChargingProfileResponseSerializer(OcpiObject):
     result = serializers.ChoiceField(choices=["ACCEPTED", "NOT_SUPPORTED", "REJECTED", "TOO_OFTEN", "UNKNOWN_SESSION"])
     timeout = serializers.IntegerField(min_value=0)
 
 
-class ActiveChargingProfileSerializer(serializers.Serializer):
+class ActiveChargingProfileSerializer(OcpiObject):
     start_date_time = OcpiDateTimeField()
     charging_profile = ChargingProfileSerializer()
 
 
-class ChargingProfileResultSerializer(serializers.Serializer):
+class ChargingProfileResultSerializer(OcpiObject):
     """ChargingProfileResult, ClearProfileResult and ActiveChargingProfileResult (which adds the profile)."""
 
     result = serializers.ChoiceField(choices=["ACCEPTED", "REJECTED", "UNKNOWN"])

@@ -4,12 +4,12 @@ CommandResult later at the response_url)."""
 from rest_framework import serializers
 
 from ..choices import CommandResponseType, CommandResultType
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 from .tariffs import DisplayTextSerializer
 from .tokens import TokenSerializer
 
 
-class StartSessionSerializer(serializers.Serializer):
+class StartSessionSerializer(OcpiObject):
     response_url = serializers.URLField(max_length=255)
     token = TokenSerializer()
     location_id = serializers.CharField(max_length=36)
@@ -18,12 +18,12 @@ class StartSessionSerializer(serializers.Serializer):
     authorization_reference = serializers.CharField(max_length=36, required=False)
 
 
-class StopSessionSerializer(serializers.Serializer):
+class StopSessionSerializer(OcpiObject):
     response_url = serializers.URLField(max_length=255)
     session_id = serializers.CharField(max_length=36)
 
 
-class ReserveNowSerializer(serializers.Serializer):
+class ReserveNowSerializer(OcpiObject):
     response_url = serializers.URLField(max_length=255)
     token = TokenSerializer()
     expiry_date = OcpiDateTimeField()
@@ -33,12 +33,12 @@ class ReserveNowSerializer(serializers.Serializer):
     authorization_reference = serializers.CharField(max_length=36, required=False)
 
 
-class CancelReservationSerializer(serializers.Serializer):
+class CancelReservationSerializer(OcpiObject):
     response_url = serializers.URLField(max_length=255)
     reservation_id = serializers.CharField(max_length=36)
 
 
-class UnlockConnectorSerializer(serializers.Serializer):
+class UnlockConnectorSerializer(OcpiObject):
     response_url = serializers.URLField(max_length=255)
     location_id = serializers.CharField(max_length=36)
     evse_uid = serializers.CharField(max_length=36)
@@ -54,12 +54,12 @@ COMMAND_SERIALIZERS = {
 }
 
 
-class CommandResponseSerializer(serializers.Serializer):
+class CommandResponseSerializer(OcpiObject):
     result = serializers.ChoiceField(choices=CommandResponseType.values)
     timeout = serializers.IntegerField(min_value=0)
     message = DisplayTextSerializer(many=True, required=False)
 
 
-class CommandResultSerializer(serializers.Serializer):
+class CommandResultSerializer(OcpiObject):
     result = serializers.ChoiceField(choices=CommandResultType.values)
     message = DisplayTextSerializer(many=True, required=False)

@@ -1,10 +1,40 @@
-"""What every OCPI object module shares: the DateTime field and first_error, which turns a serializer's errors into the
-message of a 2001 naming the field."""
+"""What every OCPI object module shares: the base of every object (OcpiObject), the DateTime field, without_nulls, and
+first_error, which turns a serializer's errors into the message of a 2001 naming the field."""
 
 from datetime import UTC, datetime
 
 from rest_framework import serializers
 from rest_framework.settings import api_settings
+
+
+class OcpiObject(serializers.Serializer):
+    """An OCPI object. Its optional fields (declared `required=False`: the spec's cardinalities `?` and `*`) may be
+    null as well as omitted, as the spec's terminology says ("If not set, it might be null, or the field might be
+    omitted"; a `*` list "might be null, [] or omitted"), and a null one is as if omitted: it is not in the validated
+    data. Declared once here, so every optional field of every object, nested ones included, follows the rule;
+    required fields stay refused when null."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            if not field.required:
+                field.allow_null = True
+        return fields
+
+    def to_internal_value(self, data):
+        valid = super().to_internal_value(data)
+        return {name: value for name, value in valid.items() if value is not None}
+
+
+def without_nulls(value):
+    """An object as we keep it once its fields are checked: null fields left out at every depth (null and omitted
+    mean the same in OCPI), so what reads it later meets an absent field, never a None where an object or a list
+    belongs. List items are kept as they are: a null item is no field, and the field rules refuse it."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
 
 
 class OcpiDateTimeField(serializers.DateTimeField):

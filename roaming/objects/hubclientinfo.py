@@ -3,12 +3,12 @@
 from rest_framework import serializers
 
 from ..choices import OcpiRole
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 
 CONNECTION_STATUSES = ["CONNECTED", "OFFLINE", "PLANNED", "SUSPENDED"]
 
 
-class ClientInfoSerializer(serializers.Serializer):
+class ClientInfoSerializer(OcpiObject):
     party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
     country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
     role = serializers.ChoiceField(choices=OcpiRole.values)

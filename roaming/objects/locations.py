@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from ..choices import EvseStatus, ParkingType
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 
 CONNECTOR_TYPES = [
     "CHADEMO", "CHAOJI", "DOMESTIC_A", "DOMESTIC_B", "DOMESTIC_C", "DOMESTIC_D", "DOMESTIC_E", "DOMESTIC_F",
@@ -22,12 +22,12 @@ CAPABILITIES = [
 ]  # fmt: skip
 
 
-class GeoLocationSerializer(serializers.Serializer):
+class GeoLocationSerializer(OcpiObject):
     latitude = serializers.RegexField(r"^-?[0-9]{1,2}\.[0-9]{5,7}$", max_length=10)
     longitude = serializers.RegexField(r"^-?[0-9]{1,3}\.[0-9]{5,7}$", max_length=11)
 
 
-class ConnectorSerializer(serializers.Serializer):
+class ConnectorSerializer(OcpiObject):
     id = serializers.CharField(max_length=36)
     standard = serializers.ChoiceField(choices=CONNECTOR_TYPES)
     format = serializers.ChoiceField(choices=CONNECTOR_FORMATS)
@@ -51,7 +51,7 @@ class NestedConnectorSerializer(ConnectorSerializer):
     last_updated = OcpiDateTimeField(required=False)
 
 
-class EvseSerializer(serializers.Serializer):
+class EvseSerializer(OcpiObject):
     uid = serializers.CharField(max_length=36)
     evse_id = serializers.CharField(max_length=48, required=False)
     status = serializers.ChoiceField(choices=EvseStatus.values)
@@ -67,7 +67,7 @@ class EvseSerializer(serializers.Serializer):
     last_updated = OcpiDateTimeField()
 
 
-class LocationSerializer(serializers.Serializer):
+class LocationSerializer(OcpiObject):
     country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
     party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=36)

@@ -3,13 +3,13 @@
 from rest_framework import serializers
 
 from .cdrs import AUTH_METHODS, CdrTokenSerializer, ChargingPeriodSerializer
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 from .tariffs import PriceSerializer
 
 SESSION_STATUSES = ["ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION"]
 
 
-class SessionSerializer(serializers.Serializer):
+class SessionSerializer(OcpiObject):
     country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
     party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=36)

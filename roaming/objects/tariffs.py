@@ -3,7 +3,7 @@ uses, Price (which sessions and CDRs take from here) and DisplayText."""
 
 from rest_framework import serializers
 
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 
 TARIFF_TYPES = ["AD_HOC_PAYMENT", "PROFILE_CHEAP", "PROFILE_FAST", "PROFILE_GREEN", "REGULAR"]
 TARIFF_DIMENSION_TYPES = ["ENERGY", "FLAT", "PARKING_TIME", "TIME"]
@@ -11,25 +11,25 @@ DAYS_OF_WEEK = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDA
 RESERVATION_RESTRICTION_TYPES = ["RESERVATION", "RESERVATION_EXPIRES"]
 
 
-class PriceSerializer(serializers.Serializer):
+class PriceSerializer(OcpiObject):
     # Not bounded below: a credit CDR carries negative costs.
     excl_vat = serializers.FloatField()
     incl_vat = serializers.FloatField(required=False)
 
 
-class DisplayTextSerializer(serializers.Serializer):
+class DisplayTextSerializer(OcpiObject):
     language = serializers.CharField(max_length=2)
     text = serializers.CharField(max_length=512)
 
 
-class PriceComponentSerializer(serializers.Serializer):
+class PriceComponentSerializer(OcpiObject):
     type = serializers.ChoiceField(choices=TARIFF_DIMENSION_TYPES)
     price = serializers.FloatField()
     vat = serializers.FloatField(min_value=0, required=False)
     step_size = serializers.IntegerField(min_value=0)  # the spec's own free-of-charge FLAT example has 0
 
 
-class TariffRestrictionsSerializer(serializers.Serializer):
+class TariffRestrictionsSerializer(OcpiObject):
     start_time = serializers.RegexField(r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$", max_length=5, required=False)
     end_time = serializers.RegexField(r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$", max_length=5, required=False)
     start_date = serializers.RegexField(
@@ -50,12 +50,12 @@ class TariffRestrictionsSerializer(serializers.Serializer):
     reservation = serializers.ChoiceField(choices=RESERVATION_RESTRICTION_TYPES, required=False)
 
 
-class TariffElementSerializer(serializers.Serializer):
+class TariffElementSerializer(OcpiObject):
     price_components = PriceComponentSerializer(many=True, allow_empty=False)
     restrictions = TariffRestrictionsSerializer(required=False)
 
 
-class TariffSerializer(serializers.Serializer):
+class TariffSerializer(OcpiObject):
     country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
     party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=36)

@@ -3,18 +3,18 @@
 from rest_framework import serializers
 
 from ..choices import AllowedType, TokenType, WhitelistType
-from .common import OcpiDateTimeField
+from .common import OcpiDateTimeField, OcpiObject
 from .tariffs import DisplayTextSerializer
 
 PROFILE_TYPES = ["CHEAP", "FAST", "GREEN", "REGULAR"]
 
 
-class EnergyContractSerializer(serializers.Serializer):
+class EnergyContractSerializer(OcpiObject):
     supplier_name = serializers.CharField(max_length=64)
     contract_id = serializers.CharField(max_length=64, required=False)
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(OcpiObject):
     country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
     party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
     uid = serializers.CharField(max_length=36)
@@ -31,12 +31,12 @@ class TokenSerializer(serializers.Serializer):
     last_updated = OcpiDateTimeField()
 
 
-class LocationReferencesSerializer(serializers.Serializer):
+class LocationReferencesSerializer(OcpiObject):
     location_id = serializers.CharField(max_length=36)
     evse_uids = serializers.ListField(child=serializers.CharField(max_length=36), required=False)
 
 
-class AuthorizationInfoSerializer(serializers.Serializer):
+class AuthorizationInfoSerializer(OcpiObject):
     allowed = serializers.ChoiceField(choices=AllowedType.values)
     token = TokenSerializer()
     location = LocationReferencesSerializer(required=False)

@@ -26,7 +26,15 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from ..choices import OcpiRole
 from ..models import PartnerLocation, Party
-from ..objects import ConnectorSerializer, EvseSerializer, LocationSerializer, first_error, is_older
+from ..objects import (
+    ConnectorSerializer,
+    EvseSerializer,
+    LocationSerializer,
+    OcpiObject,
+    first_error,
+    is_older,
+    without_nulls,
+)
 from ..protocol import OcpiError, OcpiStatus, unknown_location
 
 
@@ -49,7 +57,7 @@ def partner_location_put(*, party: Party, country_code: str, party_id: str, loca
                         country_code=country_code,
                         party_id=party_id,
                         ocpi_id=location_id,
-                        data=data,
+                        data=without_nulls(data),
                         last_updated=last_updated,
                     )
                 return True
@@ -58,7 +66,9 @@ def partner_location_put(*, party: Party, country_code: str, party_id: str, loca
         pk, stored_last_updated = stored
         if stored_last_updated > last_updated:
             return False
-        PartnerLocation.objects.filter(pk=pk).update(data=data, last_updated=last_updated, received_at=timezone.now())
+        PartnerLocation.objects.filter(pk=pk).update(
+            data=without_nulls(data), last_updated=last_updated, received_at=timezone.now()
+        )
     return True
 
 
@@ -97,7 +107,7 @@ def partner_evse_put(*, party: Party, country_code: str, party_id: str, location
         raise OcpiError("uid of the object differs from the URL.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
     stored = _stored_or_unknown(party, country_code, party_id, location_id, lock=True)
     evses = [evse for evse in stored.data.get("evses", []) if str(evse.get("uid")) != evse_uid]
-    stored.data["evses"] = [*evses, data]
+    stored.data["evses"] = [*evses, without_nulls(data)]
     stored.data["last_updated"] = data["last_updated"]
     _stored_save(stored, stored.data, last_updated)
 
@@ -112,7 +122,7 @@ def partner_connector_put(
         raise OcpiError("id of the object differs from the URL.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
     stored = _stored_or_unknown(party, country_code, party_id, location_id, lock=True)
     evse = _evse(stored.data, evse_uid)
-    evse["connectors"] = [*(c for c in evse["connectors"] if str(c.get("id")) != connector_id), data]
+    evse["connectors"] = [*(c for c in evse["connectors"] if str(c.get("id")) != connector_id), without_nulls(data)]
     evse["last_updated"] = stored.data["last_updated"] = data["last_updated"]
     _stored_save(stored, stored.data, last_updated)
 
@@ -174,6 +184,8 @@ def _check_of(field) -> Callable[[object], bool]:
     quick = _quick_test(field)
     if quick is None:
         return by_drf
+    if field.allow_null:  # an optional field of an OcpiObject
+        return lambda value: value is None or quick(value) or by_drf(value)
     return lambda value: quick(value) or by_drf(value)
 
 
@@ -186,8 +198,8 @@ def _quick_test(field) -> Callable[[object], bool] | None:
         return None
     least = max((v.limit_value for v in validators if type(v) in (MinLengthValidator, MinValueValidator)), default=None)
     most = min((v.limit_value for v in validators if type(v) in (MaxLengthValidator, MaxValueValidator)), default=None)
-    if isinstance(field, serializers.Serializer):
-        overridden = (getattr(kind, name) is not getattr(serializers.Serializer, name) for name in _SERIALIZER_STEPS)
+    if isinstance(field, OcpiObject):  # its steps are OcpiObject's, which take a null optional field as omitted
+        overridden = (getattr(kind, name) is not getattr(OcpiObject, name) for name in _SERIALIZER_STEPS)
         fields = [f for f in field.fields.values() if not f.read_only]
         if validators or any(overridden) or any(hasattr(field, f"validate_{f.field_name}") for f in fields):
             return None
@@ -255,8 +267,9 @@ def _stored(party, country_code, party_id, location_id, *, lock: bool = False) -
 
 
 def _stored_save(stored: PartnerLocation, data: dict, last_updated) -> None:
-    """A change to a location we hold: the object and its last_updated (also the location's, as the spec says)."""
-    stored.data = data
+    """A change to a location we hold: the object and its last_updated (also the location's, as the spec says). A
+    PATCH's null field is gone from what we keep (null and omitted mean the same)."""
+    stored.data = without_nulls(data)
     stored.last_updated = last_updated
     stored.save(update_fields=["data", "last_updated", "received_at"])
 

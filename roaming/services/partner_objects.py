@@ -14,6 +14,7 @@ from ..objects import (
     SessionSerializer,
     first_error,
     is_older,
+    without_nulls,
 )
 from ..protocol import OcpiError, OcpiStatus, timestamp
 
@@ -30,7 +31,7 @@ def partner_object_put(*, party: Party, module: str, country_code: str, party_id
     """A whole session or tariff (PUT, or one object of a pull); returns whether it was stored (False: ours is
     newer)."""
     _check_owner(party, country_code, party_id)
-    if module == "tariffs" and isinstance(data, dict) and "last_updated" not in data:
+    if module == "tariffs" and isinstance(data, dict) and data.get("last_updated") is None:
         data = {**data, "last_updated": timestamp()}  # the spec's PUT example has none: the time we got it
     valid = _valid(module, data)
     _check_ids(data, country_code, party_id, object_id)
@@ -44,7 +45,7 @@ def partner_object_put(*, party: Party, module: str, country_code: str, party_id
             country_code=country_code,
             party_id=party_id,
             ocpi_id=object_id,
-            defaults={"data": data, "last_updated": valid["last_updated"]},
+            defaults={"data": without_nulls(data), "last_updated": valid["last_updated"]},
         )
     return True
 
@@ -61,14 +62,14 @@ def partner_session_patch(*, party: Party, country_code: str, party_id: str, ses
     if is_older(data["last_updated"], stored.last_updated):
         return
     merged = {**stored.data, **data}
-    if "charging_periods" in data:
+    if data.get("charging_periods") is not None:
         periods = data["charging_periods"] if isinstance(data["charging_periods"], list) else None
         if periods is None:
             raise OcpiError("charging_periods: a list.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
         merged["charging_periods"] = [*stored.data.get("charging_periods", []), *periods]
     valid = _valid("sessions", merged)
     _check_ids(merged, country_code, party_id, session_id)
-    stored.data, stored.last_updated = merged, valid["last_updated"]
+    stored.data, stored.last_updated = without_nulls(merged), valid["last_updated"]
     stored.save(update_fields=["data", "last_updated", "received_at"])
 
 
@@ -89,7 +90,7 @@ def partner_cdr_post(*, party: Party, data) -> tuple[PartnerObject, bool]:
                 country_code=country_code,
                 party_id=party_id,
                 ocpi_id=cdr_id,
-                data=data,
+                data=without_nulls(data),
                 last_updated=valid["last_updated"],
             )
     except IntegrityError:  # the same CDR came at once by push and by pull: the other one stored it
@@ -118,7 +119,7 @@ def partner_client_info_put(*, party: Party, country_code: str, party_id: str, d
             country_code=country_code,
             party_id=party_id,
             ocpi_id=valid["role"],
-            defaults={"data": data, "last_updated": valid["last_updated"]},
+            defaults={"data": without_nulls(data), "last_updated": valid["last_updated"]},
         )
     return True
 

@@ -17,7 +17,7 @@ from ocpp_core.validators import id_tag_validator
 
 from ..choices import OcpiRole, TokenType
 from ..models import PartnerToken, Party
-from ..objects import TokenSerializer, first_error
+from ..objects import TokenSerializer, first_error, without_nulls
 from ..protocol import OcpiError, OcpiStatus, unknown_token
 
 
@@ -95,7 +95,7 @@ def stand_in_id_tag(country_code: str, party_id: str, uid: str) -> str:
 
 
 def _stored_save(stored: PartnerToken, data: dict, token: dict) -> None:
-    stored.data = data
+    stored.data = without_nulls(data)
     stored.contract_id = token["contract_id"]
     stored.valid = token["valid"]
     stored.whitelist = token["whitelist"]
