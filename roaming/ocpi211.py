@@ -8,8 +8,14 @@ authorization), sessions, CDRs, tariffs and commands (as CPO)."""
 
 from rest_framework import serializers
 
-from .choices import OcpiRole
-from .objects import BusinessDetailsSerializer, OcpiObject, first_error
+from .choices import AllowedType, OcpiRole
+from .objects import (
+    BusinessDetailsSerializer,
+    DisplayTextSerializer,
+    LocationReferencesSerializer,
+    OcpiObject,
+    first_error,
+)
 from .protocol import OcpiError, OcpiStatus, timestamp
 
 VERSION = "2.1.1"
@@ -39,6 +45,14 @@ class Credentials211Serializer(OcpiObject):
     business_details = BusinessDetailsSerializer()
     party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
     country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+
+
+class AuthorizationInfo211Serializer(OcpiObject):
+    """An eMSP's real-time answer in 2.1.1: 2.2.1's AuthorizationInfo without the token and the reference."""
+
+    allowed = serializers.ChoiceField(choices=AllowedType.values)
+    location = LocationReferencesSerializer(required=False)
+    info = DisplayTextSerializer(required=False)
 
 
 class CommandResponse211Serializer(OcpiObject):

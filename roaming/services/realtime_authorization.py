@@ -1,7 +1,8 @@
 """Real-time authorization of a partner eMSP's token at our chargers (tokens module, "authorize"). The permission
 resolver has said the token's OCPP tag may charge here; a token whose whitelist is not ALWAYS is then also put to
 its eMSP, which may refuse it (no credit, blocked since the last push). What the eMSP answers decides; when it
-cannot be reached in time, ALLOWED and ALLOWED_OFFLINE tokens charge on what we hold, NEVER tokens do not.
+cannot be reached in time, or answers something that is no AuthorizationInfo (logged), ALLOWED and ALLOWED_OFFLINE
+tokens charge on what we hold, NEVER tokens do not.
 
 The chargers' hot path asks in two steps: partner_token_statement (one indexed SQL statement, on the consumer's
 database path: most tags are not partners' tokens) and, only for those that are, ask_emsp in a thread of the OCPP
@@ -19,6 +20,9 @@ from ocpp_core.models import ChargeBox, Connector
 from ..choices import AllowedType, OcpiRole, WhitelistType
 from ..client import OcpiClientError, ocpi_request
 from ..models import PartnerToken
+from ..objects import AuthorizationInfoSerializer, first_error
+from ..ocpi211 import VERSION as VERSION_211
+from ..ocpi211 import AuthorizationInfo211Serializer
 from ..selectors import routing_headers
 from ..sessions import location_of_charge_box
 
@@ -70,17 +74,22 @@ def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationSt
         if error.status_code == 2004:  # the eMSP no longer knows the token
             return AuthorizationStatus.invalid
         return _unreachable(token, str(error))
-    allowed = info.get("allowed") if isinstance(info, dict) else None
+    serializer = (AuthorizationInfo211Serializer if partner.version == VERSION_211 else AuthorizationInfoSerializer)(
+        data=info
+    )
+    if not serializer.is_valid():
+        # An answer that is no AuthorizationInfo decides nothing: as if the eMSP could not be asked.
+        return _unreachable(token, f"its answer is no AuthorizationInfo ({first_error(serializer.errors)})")
+    allowed = serializer.validated_data["allowed"]
     if allowed == AllowedType.ALLOWED:
         # The session that follows says it was authorized so, with the eMSP's reference (sessions module).
-        reference = info.get("authorization_reference")
         token.last_authorization = {
             "charge_box": charge_box.pk,
             "at": timezone.now().isoformat(),
-            "reference": reference if isinstance(reference, str) else "",
+            "reference": serializer.validated_data.get("authorization_reference", ""),
         }
         token.save(update_fields=["last_authorization"])
-    return STATUS_OF_ALLOWED.get(allowed, AuthorizationStatus.invalid)
+    return STATUS_OF_ALLOWED[allowed]
 
 
 def _unreachable(token: PartnerToken, why: str) -> AuthorizationStatus:
