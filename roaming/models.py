@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Upper
 
 from ocpp_core.models import OcppTag, OcppTagGroup
 from powerfill.accounts.models import Account
@@ -20,6 +21,16 @@ from .choices import (
     WhitelistType,
 )
 from .ocpi211 import PARTNER_INTERFACE
+
+
+def ci_unique(*fields: str, name: str, ci: tuple[str, ...], what: str) -> models.UniqueConstraint:
+    """Unique `fields` where those in `ci` are CiStrings (country codes, party ids, OCPI ids): compared upper-cased,
+    so one id in two spellings is one row (roaming.protocol.ci_lookup finds it in any case); each row keeps the
+    spelling it was given."""
+    expressions = [Upper(field) if field in ci else models.F(field) for field in fields]
+    return models.UniqueConstraint(
+        *expressions, name=name, violation_error_message=f"{what} exists already (OCPI ids ignore case)."
+    )
 
 
 def new_token() -> str:
@@ -141,7 +152,15 @@ class PartyRole(models.Model):
     class Meta:
         ordering = ["country_code", "party_id", "role"]
         constraints = [
-            models.UniqueConstraint(fields=["partner", "country_code", "party_id", "role"], name="roaming_role_unique"),
+            ci_unique(
+                "partner",
+                "country_code",
+                "party_id",
+                "role",
+                name="roaming_role_unique_ci",
+                ci=("country_code", "party_id"),
+                what="This role of the party",
+            ),
         ]
 
     def __str__(self):
@@ -183,7 +202,7 @@ class Location(models.Model):
     class Meta:
         ordering = ["ocpi_id"]
         constraints = [
-            models.UniqueConstraint(fields=["identity", "ocpi_id"], name="roaming_location_unique_id"),
+            ci_unique("identity", "ocpi_id", name="roaming_location_unique_id_ci", ci=("ocpi_id",), what="A location"),
         ]
 
     def __str__(self):
@@ -214,8 +233,14 @@ class PartnerLocation(models.Model):
     class Meta:
         ordering = ["country_code", "party_id", "ocpi_id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["partner", "country_code", "party_id", "ocpi_id"], name="roaming_partner_location_unique"
+            ci_unique(
+                "partner",
+                "country_code",
+                "party_id",
+                "ocpi_id",
+                name="roaming_partner_location_unique_ci",
+                ci=("country_code", "party_id", "ocpi_id"),
+                what="This location",
             ),
         ]
 
@@ -323,8 +348,15 @@ class PartnerToken(models.Model):
     class Meta:
         ordering = ["country_code", "party_id", "uid"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["partner", "country_code", "party_id", "uid", "type"], name="roaming_partner_token_unique"
+            ci_unique(
+                "partner",
+                "country_code",
+                "party_id",
+                "uid",
+                "type",
+                name="roaming_partner_token_unique_ci",
+                ci=("country_code", "party_id", "uid"),
+                what="This token",
             ),
         ]
 
@@ -354,7 +386,9 @@ class Tariff(models.Model):
 
     class Meta:
         ordering = ["ocpi_id"]
-        constraints = [models.UniqueConstraint(fields=["identity", "ocpi_id"], name="roaming_tariff_unique_id")]
+        constraints = [
+            ci_unique("identity", "ocpi_id", name="roaming_tariff_unique_id_ci", ci=("ocpi_id",), what="A tariff")
+        ]
 
     def __str__(self):
         return f"{self.ocpi_id} ({self.currency})"
@@ -410,9 +444,15 @@ class PartnerObject(models.Model):
     class Meta:
         ordering = ["module", "country_code", "party_id", "ocpi_id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["partner", "module", "country_code", "party_id", "ocpi_id"],
-                name="roaming_partner_object_unique",
+            ci_unique(
+                "partner",
+                "module",
+                "country_code",
+                "party_id",
+                "ocpi_id",
+                name="roaming_partner_object_unique_ci",
+                ci=("country_code", "party_id", "ocpi_id"),
+                what="This object",
             ),
         ]
 

@@ -35,6 +35,19 @@ class OcpiError(Exception):
         self.http_status = http_status
 
 
+def ci_equal(one, other) -> bool:
+    """Whether two CiStrings are the same (types: CiString, "case insensitive"): country codes, party ids and the
+    ids the spec types so (location, EVSE, connector, token, session, CDR, tariff, reservation ids, ...)."""
+    return str(one).upper() == str(other).upper()
+
+
+def ci_lookup(**values) -> dict:
+    """ORM lookups matching CiString columns case-insensitively: ci_lookup(ocpi_id=x) is {"ocpi_id__iexact": x}. What
+    a partner sent is stored as sent; it is found whatever case it is asked for in, and the unique constraints on
+    these columns are on their upper-cased values, so two spellings of one id are one row."""
+    return {f"{name}__iexact": value for name, value in values.items()}
+
+
 def unknown_location(kind: str, value: str) -> OcpiError:
     """A location, EVSE or connector we do not have: 404 with 2003, as the locations module asks."""
     return OcpiError(f"Unknown {kind} {value!r}.", status_code=OcpiStatus.UNKNOWN_LOCATION, http_status=404)

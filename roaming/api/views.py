@@ -18,7 +18,15 @@ from .. import ocpi211
 from ..locations import location_objects, locations_of
 from ..models import Cdr
 from ..objects import LocationReferencesSerializer, first_error
-from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, envelope, public_base_url, unknown_location
+from ..protocol import (
+    SUPPORTED_VERSION,
+    OcpiError,
+    OcpiStatus,
+    ci_equal,
+    envelope,
+    public_base_url,
+    unknown_location,
+)
 from ..selectors import our_party_of, primary_identity
 from ..services.charging_profiles import (
     active_charging_profile_get,
@@ -197,18 +205,18 @@ class CpoLocationsView(OcpiView):
         locations = locations_of(request.auth.account_id)
         if location_id is None:
             return paginated_response(request, locations, serialize=location_objects)
-        location = locations.filter(ocpi_id=location_id).first()
+        location = locations.filter(ocpi_id__iexact=location_id).first()
         if location is None:
             raise unknown_location("location", location_id)
         (body,) = location_objects([location])
         if evse_uid_ is None:
             return Response(envelope(body))
-        evse = next((e for e in body.get("evses", []) if e["uid"] == evse_uid_), None)
+        evse = next((e for e in body.get("evses", []) if ci_equal(e["uid"], evse_uid_)), None)
         if evse is None:
             raise unknown_location("EVSE", evse_uid_)
         if connector_id is None:
             return Response(envelope(evse))
-        connector = next((c for c in evse["connectors"] if c["id"] == connector_id), None)
+        connector = next((c for c in evse["connectors"] if ci_equal(c["id"], connector_id)), None)
         if connector is None:
             raise unknown_location("connector", connector_id)
         return Response(envelope(connector))

@@ -27,8 +27,8 @@ class ChargingPeriodSerializer(OcpiObject):
 
 
 class CdrTokenSerializer(OcpiObject):
-    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
-    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
     uid = serializers.CharField(max_length=36)
     type = serializers.ChoiceField(choices=TokenType.values)
     contract_id = serializers.CharField(max_length=36)
@@ -66,8 +66,8 @@ class SignedDataSerializer(OcpiObject):
 
 
 class CdrSerializer(OcpiObject):
-    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
-    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=39)  # 36, and 3 more for what a credit CDR appends to the original's id
     start_date_time = OcpiDateTimeField()
     end_date_time = OcpiDateTimeField()

@@ -68,8 +68,8 @@ class EvseSerializer(OcpiObject):
 
 
 class LocationSerializer(OcpiObject):
-    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
-    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=36)
     publish = serializers.BooleanField()
     publish_allowed_to = serializers.ListField(child=serializers.DictField(), required=False)

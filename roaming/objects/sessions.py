@@ -10,8 +10,8 @@ SESSION_STATUSES = ["ACTIVE", "COMPLETED", "INVALID", "PENDING", "RESERVATION"]
 
 
 class SessionSerializer(OcpiObject):
-    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
-    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=36)
     start_date_time = OcpiDateTimeField()
     end_date_time = OcpiDateTimeField(required=False)

@@ -56,8 +56,8 @@ class TariffElementSerializer(OcpiObject):
 
 
 class TariffSerializer(OcpiObject):
-    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
-    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
     id = serializers.CharField(max_length=36)
     currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3)
     type = serializers.ChoiceField(choices=TARIFF_TYPES, required=False)

@@ -15,8 +15,8 @@ class EnergyContractSerializer(OcpiObject):
 
 
 class TokenSerializer(OcpiObject):
-    country_code = serializers.RegexField(r"^[A-Z]{2}$", max_length=2)
-    party_id = serializers.RegexField(r"^[A-Z0-9]{3}$", max_length=3)
+    country_code = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$", max_length=3)
     uid = serializers.CharField(max_length=36)
     type = serializers.ChoiceField(choices=TokenType.values)
     contract_id = serializers.CharField(max_length=36)

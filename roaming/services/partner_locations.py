@@ -35,14 +35,16 @@ from ..objects import (
     is_older,
     without_nulls,
 )
-from ..protocol import OcpiError, OcpiStatus, unknown_location
+from ..protocol import OcpiError, OcpiStatus, ci_equal, ci_lookup, unknown_location
 
 
 def partner_location_put(*, party: Party, country_code: str, party_id: str, location_id: str, data) -> bool:
     """A whole location (PUT, or one object of a pull). Returns whether it was stored (False: ours is newer)."""
     _check_owner(party, country_code, party_id)
     last_updated = _valid_last_updated(LocationSerializer, data, "location")
-    if (data["country_code"], data["party_id"], data["id"]) != (country_code, party_id, location_id):
+    if not all(
+        map(ci_equal, (data["country_code"], data["party_id"], data["id"]), (country_code, party_id, location_id))
+    ):
         raise OcpiError(
             "country_code, party_id and id of the object differ from the URL.",
             status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
@@ -89,7 +91,7 @@ def partner_location_patch(
     if is_older(data["last_updated"], target.get("last_updated")):
         return  # a late PATCH (a retry arriving after a newer change): what we hold is newer
     for fixed in ("id", "uid", "country_code", "party_id"):
-        if fixed in data and fixed in target and data[fixed] != target[fixed]:
+        if fixed in data and fixed in target and not ci_equal(data[fixed], target[fixed]):
             raise OcpiError(
                 f"{fixed}: cannot be changed by a PATCH.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS
             )
@@ -103,10 +105,10 @@ def partner_evse_put(*, party: Party, country_code: str, party_id: str, location
     """A whole EVSE of a location we have (PUT): added, or replacing the one with that uid."""
     _check_owner(party, country_code, party_id)
     last_updated = _valid_last_updated(EvseSerializer, data, "EVSE")
-    if str(data["uid"]) != evse_uid:
+    if not ci_equal(data["uid"], evse_uid):
         raise OcpiError("uid of the object differs from the URL.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
     stored = _stored_or_unknown(party, country_code, party_id, location_id, lock=True)
-    evses = [evse for evse in stored.data.get("evses", []) if str(evse.get("uid")) != evse_uid]
+    evses = [evse for evse in stored.data.get("evses", []) if not ci_equal(evse.get("uid"), evse_uid)]
     stored.data["evses"] = [*evses, without_nulls(data)]
     stored.data["last_updated"] = data["last_updated"]
     _stored_save(stored, stored.data, last_updated)
@@ -118,11 +120,12 @@ def partner_connector_put(
 ) -> None:
     _check_owner(party, country_code, party_id)
     last_updated = _valid_last_updated(ConnectorSerializer, data, "connector")
-    if str(data["id"]) != connector_id:
+    if not ci_equal(data["id"], connector_id):
         raise OcpiError("id of the object differs from the URL.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS)
     stored = _stored_or_unknown(party, country_code, party_id, location_id, lock=True)
     evse = _evse(stored.data, evse_uid)
-    evse["connectors"] = [*(c for c in evse["connectors"] if str(c.get("id")) != connector_id), without_nulls(data)]
+    kept = (c for c in evse["connectors"] if not ci_equal(c.get("id"), connector_id))
+    evse["connectors"] = [*kept, without_nulls(data)]
     evse["last_updated"] = stored.data["last_updated"] = data["last_updated"]
     _stored_save(stored, stored.data, last_updated)
 
@@ -139,7 +142,7 @@ def partner_location_object(
 def _check_owner(party: Party, country_code: str, party_id: str) -> None:
     prefetch_related_objects([party], "roles")  # once for each Party object: a pull checks thousands with one
     if not any(
-        (role.role, role.country_code, role.party_id) == (OcpiRole.CPO, country_code, party_id)
+        role.role == OcpiRole.CPO and ci_equal(role.country_code, country_code) and ci_equal(role.party_id, party_id)
         for role in party.roles.all()
     ):
         raise OcpiError(
@@ -254,14 +257,14 @@ _CHAR_VALIDATORS = {*_LENGTHS, ProhibitNullCharactersValidator, ProhibitSurrogat
 def _stored_version(party, country_code, party_id, location_id) -> tuple[int, datetime] | None:
     """(pk, last_updated) of what we hold, locked until the transaction ends; None if nothing."""
     rows = PartnerLocation.objects.filter(
-        partner=party, country_code=country_code, party_id=party_id, ocpi_id=location_id
+        partner=party, **ci_lookup(country_code=country_code, party_id=party_id, ocpi_id=location_id)
     )
     return rows.select_for_update().values_list("pk", "last_updated").first()
 
 
 def _stored(party, country_code, party_id, location_id, *, lock: bool = False) -> PartnerLocation | None:
     rows = PartnerLocation.objects.filter(
-        partner=party, country_code=country_code, party_id=party_id, ocpi_id=location_id
+        partner=party, **ci_lookup(country_code=country_code, party_id=party_id, ocpi_id=location_id)
     )
     return (rows.select_for_update() if lock else rows).first()
 
@@ -283,13 +286,13 @@ def _stored_or_unknown(party, country_code, party_id, location_id, *, lock: bool
 
 def _evse(location: dict, evse_uid: str) -> dict:
     for evse in location.get("evses", []):
-        if str(evse.get("uid")) == evse_uid:
+        if ci_equal(evse.get("uid"), evse_uid):
             return evse
     raise unknown_location("EVSE", evse_uid)
 
 
 def _connector(evse: dict, connector_id: str) -> dict:
     for connector in evse.get("connectors", []):
-        if str(connector.get("id")) == connector_id:
+        if ci_equal(connector.get("id"), connector_id):
             return connector
     raise unknown_location("connector", connector_id)

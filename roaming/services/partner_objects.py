@@ -16,7 +16,7 @@ from ..objects import (
     is_older,
     without_nulls,
 )
-from ..protocol import OcpiError, OcpiStatus, timestamp
+from ..protocol import OcpiError, OcpiStatus, ci_equal, ci_lookup, timestamp
 
 SERIALIZERS = {
     "sessions": SessionSerializer,
@@ -35,18 +35,30 @@ def partner_object_put(*, party: Party, module: str, country_code: str, party_id
         data = {**data, "last_updated": timestamp()}  # the spec's PUT example has none: the time we got it
     valid = _valid(module, data)
     _check_ids(data, country_code, party_id, object_id)
-    with transaction.atomic():
-        stored = _stored(party, module, country_code, party_id, object_id, lock=True)
-        if stored is not None and stored.last_updated > valid["last_updated"]:
-            return False
-        PartnerObject.objects.update_or_create(
-            partner=party,
-            module=module,
-            country_code=country_code,
-            party_id=party_id,
-            ocpi_id=object_id,
-            defaults={"data": without_nulls(data), "last_updated": valid["last_updated"]},
-        )
+    ids = {"country_code": country_code, "party_id": party_id, "ocpi_id": object_id}
+    return _newer_kept(party, module, ids, without_nulls(data), valid["last_updated"])
+
+
+def _newer_kept(party: Party, module: str, ids: dict, data: dict, last_updated) -> bool:
+    """Store the object unless what we hold is newer; returns whether it was stored. The row is found by its
+    CiString ids in any case, and keeps the spelling it was created with (`data` has the one sent last)."""
+    try:
+        with transaction.atomic():
+            return _upsert(party, module, ids, data, last_updated)
+    except IntegrityError:  # created at once by a push and a pull: the other one's row is there now
+        with transaction.atomic():
+            return _upsert(party, module, ids, data, last_updated)
+
+
+def _upsert(party: Party, module: str, ids: dict, data: dict, last_updated) -> bool:
+    stored = _stored(party, module, ids["country_code"], ids["party_id"], ids["ocpi_id"], lock=True)
+    if stored is None:
+        PartnerObject.objects.create(partner=party, module=module, **ids, data=data, last_updated=last_updated)
+        return True
+    if stored.last_updated > last_updated:
+        return False
+    stored.data, stored.last_updated = data, last_updated
+    stored.save(update_fields=["data", "last_updated", "received_at"])
     return True
 
 
@@ -104,28 +116,17 @@ def partner_client_info_put(*, party: Party, country_code: str, party_id: str, d
     if not party.roles.filter(role=OcpiRole.HUB).exists():
         raise OcpiError("Only a hub sends ClientInfo.", http_status=403)
     valid = _valid("hubclientinfo", data)
-    if (valid["country_code"], valid["party_id"]) != (country_code, party_id):
+    if not (ci_equal(valid["country_code"], country_code) and ci_equal(valid["party_id"], party_id)):
         raise OcpiError(
             "country_code and party_id of the object differ from the URL.",
             status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
         )
-    with transaction.atomic():
-        stored = _stored(party, "hubclientinfo", country_code, party_id, valid["role"], lock=True)
-        if stored is not None and stored.last_updated > valid["last_updated"]:
-            return False
-        PartnerObject.objects.update_or_create(
-            partner=party,
-            module="hubclientinfo",
-            country_code=country_code,
-            party_id=party_id,
-            ocpi_id=valid["role"],
-            defaults={"data": without_nulls(data), "last_updated": valid["last_updated"]},
-        )
-    return True
+    ids = {"country_code": country_code, "party_id": party_id, "ocpi_id": valid["role"]}
+    return _newer_kept(party, "hubclientinfo", ids, without_nulls(data), valid["last_updated"])
 
 
 def partner_client_info(*, party: Party, country_code: str, party_id: str) -> list[dict]:
-    rows = party.held_objects.filter(module="hubclientinfo", country_code=country_code, party_id=party_id)
+    rows = party.held_objects.filter(module="hubclientinfo", **ci_lookup(country_code=country_code, party_id=party_id))
     if not rows:
         raise OcpiError(f"No ClientInfo of {country_code}*{party_id}.", http_status=404)
     return [row.data for row in rows]
@@ -142,7 +143,7 @@ def partner_object(*, party: Party, module: str, country_code: str, party_id: st
 
 
 def _check_owner(party: Party, country_code: str, party_id: str) -> None:
-    if not party.roles.filter(role=OcpiRole.CPO, country_code=country_code, party_id=party_id).exists():
+    if not party.roles.filter(role=OcpiRole.CPO, **ci_lookup(country_code=country_code, party_id=party_id)).exists():
         raise OcpiError(
             f"{country_code}*{party_id} is not a CPO of this partner: it may write only its own objects.",
             http_status=403,
@@ -150,7 +151,9 @@ def _check_owner(party: Party, country_code: str, party_id: str) -> None:
 
 
 def _check_ids(data: dict, country_code: str, party_id: str, object_id: str) -> None:
-    if (data["country_code"], data["party_id"], str(data["id"])) != (country_code, party_id, object_id):
+    if not all(
+        map(ci_equal, (data["country_code"], data["party_id"], data["id"]), (country_code, party_id, object_id))
+    ):
         raise OcpiError(
             "country_code, party_id and id of the object differ from the URL.",
             status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
@@ -169,7 +172,7 @@ def _valid(module: str, data) -> dict:
 
 def _stored(party, module, country_code, party_id, object_id, *, lock: bool = False) -> PartnerObject | None:
     rows = PartnerObject.objects.filter(
-        partner=party, module=module, country_code=country_code, party_id=party_id, ocpi_id=object_id
+        partner=party, module=module, **ci_lookup(country_code=country_code, party_id=party_id, ocpi_id=object_id)
     )
     return (rows.select_for_update() if lock else rows).first()
 

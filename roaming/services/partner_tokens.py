@@ -18,7 +18,7 @@ from ocpp_core.validators import id_tag_validator
 from ..choices import OcpiRole, TokenType
 from ..models import PartnerToken, Party
 from ..objects import TokenSerializer, first_error, without_nulls
-from ..protocol import OcpiError, OcpiStatus, unknown_token
+from ..protocol import OcpiError, OcpiStatus, ci_equal, ci_lookup, unknown_token
 
 
 def partner_token_put(
@@ -28,12 +28,8 @@ def partner_token_put(
     _check_owner(party, country_code, party_id)
     token = _valid(data)
     token_type = token_type or TokenType.RFID
-    if (token["country_code"], token["party_id"], token["uid"], token["type"]) != (
-        country_code,
-        party_id,
-        token_uid,
-        token_type,
-    ):
+    sent = (token["country_code"], token["party_id"], token["uid"])
+    if not all(map(ci_equal, sent, (country_code, party_id, token_uid))) or token["type"] != token_type:
         raise OcpiError(
             "country_code, party_id, uid and type of the token differ from the URL (type: ?type=, RFID if absent).",
             status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
@@ -69,7 +65,7 @@ def partner_token_patch(
     stored = _stored_or_unknown(party, country_code, party_id, token_uid, token_type or TokenType.RFID, lock=True)
     merged = {**stored.data, **data}
     for fixed in ("country_code", "party_id", "uid", "type"):
-        if merged[fixed] != stored.data[fixed]:
+        if not ci_equal(merged[fixed], stored.data[fixed]):
             raise OcpiError(
                 f"{fixed}: cannot be changed by a PATCH.", status_code=OcpiStatus.INVALID_OR_MISSING_PARAMETERS
             )
@@ -138,7 +134,7 @@ def _token_group(party: Party) -> OcppTagGroup:
 
 
 def _check_owner(party: Party, country_code: str, party_id: str) -> None:
-    if not party.roles.filter(role=OcpiRole.EMSP, country_code=country_code, party_id=party_id).exists():
+    if not party.roles.filter(role=OcpiRole.EMSP, **ci_lookup(country_code=country_code, party_id=party_id)).exists():
         raise OcpiError(
             f"{country_code}*{party_id} is not an eMSP of this partner: it may write only its own tokens.",
             http_status=403,
@@ -156,7 +152,7 @@ def _valid(data) -> dict:
 
 def _stored(party, country_code, party_id, uid, token_type, *, lock: bool = False) -> PartnerToken | None:
     rows = PartnerToken.objects.filter(
-        partner=party, country_code=country_code, party_id=party_id, uid=uid, type=token_type
+        partner=party, type=token_type, **ci_lookup(country_code=country_code, party_id=party_id, uid=uid)
     ).select_related("partner", "ocpp_tag")
     return (rows.select_for_update(of=("self",)) if lock else rows).first()
 
