@@ -211,3 +211,25 @@ def test_our_ids_are_unique_ignoring_case(account):
     with pytest.raises(IntegrityError), transaction.atomic():
         Tariff.objects.create(identity=identity, ocpi_id="STD", currency="EUR", elements=[])
     assert Location.objects.count() == 1
+
+
+def test_a_command_names_our_location_and_its_token_in_any_case(account, django_capture_on_commit_callbacks):
+    identity = OcpiIdentityFactory(account=account, country_code="DE", party_id="ACM")
+    node = NodeFactory(account=account, name="Garage")
+    box = ChargeBoxFactory(node=node, charge_box_id="ACME-1", max_current_a=32)
+    evse = ConnectorFactory(charge_box=box, connector_id=1, status="Available")
+    LocationFactory(identity=identity, node=node, ocpi_id="GARAGE")
+    party = PartyFactory(account=account, name="Mobility", versions_url="http://127.0.0.1:9/ocpi/versions")
+    PartyRoleFactory(partner=party, role=OcpiRole.EMSP, country_code="NL", party_id="EX1")
+    emsp = client_of(party)
+    assert emsp.put("/ocpi/cpo/2.2.1/tokens/NL/EX1/ABC123", token(), format="json").status_code == 200
+    body = {
+        "response_url": "http://127.0.0.1:9/ocpi/emsp/2.2.1/commands/result/1",
+        "token": token(country_code="nl", party_id="ex1", uid="abc123", last_updated="2026-01-02T10:00:00Z"),
+        "location_id": "garage",
+        "evse_uid": str(evse.pk),
+    }
+    with django_capture_on_commit_callbacks(execute=False):
+        response = emsp.post("/ocpi/cpo/2.2.1/commands/START_SESSION", body, format="json")
+    assert response.json()["data"]["result"] == "ACCEPTED", response.json()
+    assert PartnerToken.objects.count() == 1  # the token of the command is the one pushed before
