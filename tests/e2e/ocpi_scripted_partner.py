@@ -12,6 +12,7 @@ class ScriptedPartner:
     def __init__(self, url: str):
         self.url = url
         self.answer: object = {"status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}
+        self.answers: dict[str, object] = {}  # by path (no query): what that path answers instead of `answer`
         self.requests: list[tuple[str, str, object]] = []  # (method, path, JSON body)
 
 
@@ -24,7 +25,7 @@ def scripted_partner():
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             partner.requests.append((self.command, self.path, json.loads(raw) if raw else None))
-            body = json.dumps(partner.answer).encode()
+            body = json.dumps(partner.answers.get(self.path.partition("?")[0], partner.answer)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -15,8 +15,8 @@ import pytest
 from rest_framework import serializers
 
 from roaming import ocpi211
-from roaming.choices import OcpiRole
-from roaming.models import PartnerLocation
+from roaming.choices import OcpiRole, RegistrationState
+from roaming.models import PartnerLocation, Party
 from roaming.objects import (
     CdrSerializer,
     CredentialsSerializer,
@@ -28,8 +28,10 @@ from roaming.objects import (
     TariffSerializer,
     TokenSerializer,
 )
+from roaming.services.credentials import party_register_with
 
-from ..factories import PartyFactory, PartyRoleFactory
+from ..e2e.ocpi_scripted_partner import scripted_partner
+from ..factories import OcpiIdentityFactory, PartyFactory, PartyRoleFactory
 from .clients import client_of
 
 pytestmark = pytest.mark.django_db
@@ -297,3 +299,35 @@ def _paths_of(value, prefix=()):
             yield from _paths_of(item, (*prefix, key))
         elif isinstance(item, list) and item and isinstance(item[0], dict):
             yield from _paths_of(item[0], (*prefix, key, 0))
+
+
+def test_registering_with_a_partner_whose_credentials_leave_website_and_logo_null(account):
+    """The handshake against a live partner (it answers our versions, details and credentials calls)."""
+    OcpiIdentityFactory(account=account, country_code="DE", party_id="ACM")
+    with scripted_partner() as partner:
+        url = partner.url
+
+        def envelope(data):
+            return {"status_code": 1000, "timestamp": "2026-01-01T10:00:00Z", "data": data}
+
+        details = {"version": "2.2.1", "endpoints": [
+            {"identifier": "credentials", "role": "RECEIVER", "url": f"{url}/ocpi/2.2.1/credentials"},
+        ]}  # fmt: skip
+        credentials = {
+            "token": "token-c", "url": f"{url}/ocpi/versions",
+            "roles": [{
+                "role": "EMSP", "country_code": "NL", "party_id": "EX1",
+                "business_details": {"name": "Example", "website": None, "logo": None},
+            }],
+        }  # fmt: skip
+        partner.answers = {
+            "/ocpi/versions": envelope([{"version": "2.2.1", "url": f"{url}/ocpi/2.2.1/details"}]),
+            "/ocpi/2.2.1/details": envelope(details),
+            "/ocpi/2.2.1/credentials": envelope(credentials),
+        }
+        party = Party.objects.create(account=account, name="Example", versions_url=f"{url}/ocpi/versions")
+        party.outgoing_token = "token-a"
+        party_register_with(party=party, base_url="https://powerfill.example")
+    party.refresh_from_db()
+    assert (party.state, party.outgoing_token) == (RegistrationState.REGISTERED, "token-c")
+    assert list(party.roles.values_list("business_details", flat=True)) == [{"name": "Example"}]
