@@ -136,7 +136,8 @@ def location_as_221(location, *, country_code: str, party_id: str) -> dict:
         body["parking_type"] = PARKING_TYPE[location["type"]]
     if body.get("postal_code") == "":
         del body["postal_code"]
-    body.setdefault("time_zone", "UTC")  # optional in 2.1.1, required in 2.2.1
+    if body.get("time_zone") is None:  # optional in 2.1.1 (absent or null), required in 2.2.1
+        body["time_zone"] = "UTC"
     if isinstance(location.get("evses"), list):
         body["evses"] = [evse_as_221(evse) for evse in location["evses"]]
     return body
