@@ -3,6 +3,7 @@
 import logging
 import uuid
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db.models import F
 from django.http import Http404
 from django.urls import Resolver404, resolve
@@ -84,6 +85,10 @@ def ocpi_exception_handler(exc, context):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, str(exc.detail), exc.status_code
     elif isinstance(exc, Http404):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, "Not found.", status.HTTP_404_NOT_FOUND
+    elif isinstance(exc, RequestDataTooBig):
+        code, message, http_status = OcpiStatus.CLIENT_ERROR, "The request body is too large.", 413
+    elif isinstance(exc, SuspiciousOperation):  # Django's 400 (a malformed request), here in the envelope
+        code, message, http_status = OcpiStatus.CLIENT_ERROR, "Bad request.", status.HTTP_400_BAD_REQUEST
     else:  # a bug: logged with its traceback, and the partner still gets an envelope it can parse
         logger.exception("OCPI request %s failed", context["request"].path if context.get("request") else "?")
         code, message, http_status = OcpiStatus.SERVER_ERROR, "Internal server error.", 500

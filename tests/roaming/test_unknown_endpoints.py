@@ -56,3 +56,13 @@ def test_our_endpoints_still_answer(token_a):
     headers = {"HTTP_AUTHORIZATION": "Token " + base64.b64encode(token_a.encode()).decode()}
     response = Client().get("/ocpi/versions", **headers)
     assert response.status_code == 200 and response.json()["status_code"] == 1000
+
+
+def test_a_body_over_the_size_limit_is_a_413_in_the_envelope(token_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    headers = {"HTTP_AUTHORIZATION": "Token " + base64.b64encode(token_a.encode()).decode()}
+    body = '{"token": "' + "x" * 2000 + '"}'
+    response = Client().post("/ocpi/2.2.1/credentials", body, content_type="application/json", **headers)
+    assert response.status_code == 413
+    assert response.json()["status_code"] == 2000
+    assert response.json()["status_message"] == "The request body is too large."
