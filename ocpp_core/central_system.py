@@ -95,6 +95,8 @@ class ChargerSession(ChargePoint):
         self.load_limits: dict[int, float] = {}  # connector id -> the amps the site's allocation assumes
         self._last_periodic_load = time.monotonic()
         self.load_triggers = load_triggers()
+        # message id -> secrets our CALL carried: the charger's answer may echo them (a CALLERROR's details)
+        self._secrets_of_calls: dict[str, tuple[str, ...]] = {}
 
     async def receive(self, raw: str) -> None:
         """Serve one frame. One that breaks something unexpected is logged and the conversation goes on: a bad
@@ -102,7 +104,7 @@ class ChargerSession(ChargePoint):
         try:
             await self.route_message(raw)
         except Exception:
-            logger.exception("%s: could not handle %.200s", self.id, raw)
+            logger.exception("%s: could not handle %.200s", self.id, self._frame_to_keep(raw))
 
     # Framing, errors and the log
 
@@ -113,8 +115,10 @@ class ChargerSession(ChargePoint):
             self._log_in(raw_msg)
             await self._send(error.call_error().to_json())
             return
-        self._log_in(raw_msg, message)
+        kept = self._log_in(raw_msg, message)
         if not isinstance(message, Call):
+            if kept is not raw_msg:  # a secret the answer carried goes no further than the log (nor into its logs)
+                message = parse_frame(kept)
             self._response_queue.put_nowait(message)
             return
         try:
@@ -205,17 +209,34 @@ class ChargerSession(ChargePoint):
         )
         if pending is not None:
             pending.mark_sent()
+            if pending.secrets:
+                self._secrets_of_calls[json.loads(f'"{head["id"]}"')] = pending.secrets
         await self._connection.send(message)
 
-    def _log_in(self, raw: str, message=None) -> None:
+    def _log_in(self, raw: str, message=None) -> str:
+        """Log a received frame; returns it as kept (the same string unless a secret was masked)."""
+        kept = self._frame_to_keep(raw, message)
         message_log.record(
             charge_box_pk=self.charge_box.pk,
             direction=MessageDirection.RECEIVED,
-            frame=received_frame_to_keep(raw),
+            frame=kept,
             message_type=getattr(message, "message_type_id", None),
             unique_id=getattr(message, "unique_id", ""),
             action=message.action if isinstance(message, Call) else "",
         )
+        return kept
+
+    def _frame_to_keep(self, raw: str, message=None) -> str:
+        """A received frame as the log may keep it: secret configuration values masked, and in the answer to a
+        call of ours that carried a secret, that secret wherever the charger echoed it."""
+        frame = received_frame_to_keep(raw)
+        if self._secrets_of_calls:
+            if message is not None and not isinstance(message, Call):
+                secrets = self._secrets_of_calls.pop(message.unique_id, ())
+            else:  # a frame that could not be read: any secret still out
+                secrets = [secret for secrets in self._secrets_of_calls.values() for secret in secrets]
+            frame = masked_frame(frame, secrets)
+        return frame
 
     # Charger-initiated messages. Payloads were checked against the schema in route_message.
 

@@ -34,7 +34,7 @@ from .models import (
     Reservation,
     Transaction,
 )
-from .secret_masking import SECRET_CONFIGURATION_KEYS, masked_configuration
+from .secret_masking import is_secret_key, masked_configuration
 from .services.local_list import local_list_accepted, local_list_update_build
 from .timestamps import ocpp_time
 from .validators import charger_password_validator
@@ -177,7 +177,7 @@ class ChangeConfigurationParams(MultipleChargePointSelect):
         if not key:
             field = "confKey" if attrs["keyType"] == "PREDEFINED" else "customConfKey"
             raise serializers.ValidationError({field: "This field is required for this keyType."})
-        if key == "AuthorizationKey":
+        if is_secret_key(key):
             try:
                 charger_password_validator(attrs["value"])
             except Exception as error:
@@ -199,7 +199,7 @@ class ChangeConfiguration(Operation):
         return {"key": params["key"], "value": params["value"]}
 
     def secrets(self, params):
-        return (params["value"],) if params["key"] in SECRET_CONFIGURATION_KEYS else ()
+        return (params["value"],) if is_secret_key(params["key"]) else ()
 
     def accepted(self, *, params, charge_box, payload, result):
         if result.get("status") not in ("Accepted", "RebootRequired"):
@@ -207,10 +207,10 @@ class ChangeConfiguration(Operation):
         key, value = payload["key"], payload["value"]
         charge_box.refresh_from_db()
         configuration = dict(charge_box.configuration)
-        if key != "AuthorizationKey":  # never keep a password in clear text
+        if not is_secret_key(key):  # never keep a password in clear text
             configuration[key] = {**configuration.get(key, {}), "value": value}
         update = {"configuration": configuration}
-        if key == "AuthorizationKey":
+        if is_secret_key(key):
             charge_box.set_auth_password(value)
             update["auth_password_hash"] = charge_box.auth_password_hash
         if key in ("HeartbeatInterval", "HeartBeatInterval") and value.isdigit() and int(value) >= 10:

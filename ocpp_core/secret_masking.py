@@ -8,9 +8,17 @@ makes that key write-only, but not every charger obeys) is masked too.
 """
 
 import json
+import re
 
 MASK = "********"
-SECRET_CONFIGURATION_KEYS = frozenset({"AuthorizationKey"})
+# Configuration keys are CiString50Type in OCPP 1.6: "authorizationkey" is the same key.
+SECRET_CONFIGURATION_KEYS = frozenset({"authorizationkey"})
+_NAMES_A_SECRET_KEY = re.compile("|".join(re.escape(key) for key in SECRET_CONFIGURATION_KEYS), re.IGNORECASE)
+
+
+def is_secret_key(key) -> bool:
+    """Whether a configuration key holds a secret (compared ignoring case, as OCPP compares keys)."""
+    return isinstance(key, str) and key.casefold() in SECRET_CONFIGURATION_KEYS
 
 
 def masked_frame(frame: str, secrets) -> str:
@@ -30,15 +38,14 @@ def masked_values(data: dict, secrets) -> dict:
 def masked_configuration(entries: list) -> list:
     """GetConfiguration's configurationKey entries with the value of a secret key masked."""
     return [
-        {**entry, "value": MASK} if entry.get("key") in SECRET_CONFIGURATION_KEYS and "value" in entry else entry
-        for entry in entries
+        {**entry, "value": MASK} if is_secret_key(entry.get("key")) and "value" in entry else entry for entry in entries
     ]
 
 
 def received_frame_to_keep(frame: str) -> str:
     """A received frame as it may be kept. Only a frame naming a secret configuration key is read again (a plain
-    substring test first: this runs for every message)."""
-    if not any(key in frame for key in SECRET_CONFIGURATION_KEYS):
+    pattern search first: this runs for every message)."""
+    if _NAMES_A_SECRET_KEY.search(frame) is None:
         return frame
     try:
         message = json.loads(frame)

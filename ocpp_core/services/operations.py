@@ -9,6 +9,7 @@ No database transaction is held while waiting for chargers: preparing, waiting a
 """
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from powerfill.accounts.models import Account
 from ..channel_groups import charge_box_group
 from ..models import ChargeBox, OperationTask
 from ..operations import OPERATIONS, OperationRefused
-from ..secret_masking import masked_values
+from ..secret_masking import masked_frame, masked_values
 
 # A call waits at most SEND_WITHIN_SECONDS for the charger's earlier calls, then the charger has OCPP_CALL_TIMEOUT
 # to answer; we wait REPLY_MARGIN_SECONDS longer than both for the consumer's report.
@@ -88,6 +89,8 @@ def operation_run(*, account: Account, action: str, params: dict, requested_by: 
         if calls
         else []
     )
+    if secrets:  # a charger's answer may echo what it was sent (a CALLERROR's details): the records keep a mask
+        replies = [json.loads(masked_frame(json.dumps(reply), secrets)) for reply in replies]
     for (charge_box, payload), reply in zip(calls, replies, strict=True):
         charge_box_id = charge_box.charge_box_id
         if reply["outcome"] == "result":

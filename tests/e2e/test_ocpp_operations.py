@@ -1,6 +1,8 @@
 """CSMS-initiated operations through POST /api/v1/operations/{Action}, answered by a live test charger."""
 
 import asyncio
+import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -547,47 +549,77 @@ def test_charging_profiles_are_sent_and_remembered(daphne_server, world, account
     assert not ChargingProfileAssignment.objects.exists()
 
 
-def test_changing_the_authorization_key_changes_the_chargers_password(daphne_server, world):
+@pytest.mark.parametrize(
+    "key_type, key",
+    [("PREDEFINED", "AuthorizationKey"), ("CUSTOM", "authorizationkey")],  # keys are CiStrings in OCPP 1.6
+)
+def test_changing_the_authorization_key_changes_the_chargers_password(daphne_server, world, key_type, key):
     box, token = world
     box.set_auth_password("the-old-password-123")
     box.save()
+    body = {"chargeBoxIdList": ["OP-1"], "keyType": key_type, "value": "the-new-password-456"}
+    body["confKey" if key_type == "PREDEFINED" else "customConfKey"] = key
 
     async def scenario():
         async with raw_charger(daphne_server, "OP-1", password="the-old-password-123") as charger:
             loop = asyncio.get_running_loop()
-            body = {
-                "chargeBoxIdList": ["OP-1"],
-                "keyType": "PREDEFINED",
-                "confKey": "AuthorizationKey",
-                "value": "the-new-password-456",
-            }
             request = loop.run_in_executor(
                 None, api_call, daphne_server, "POST", "/api/v1/operations/ChangeConfiguration", token, body
             )
             call = await charger.next_call()
+            assert call[3] == {"key": key, "value": "the-new-password-456"}  # the charger gets the password
             await charger.reply(call, {"status": "Accepted"})
             return await request
 
-    status, body = run(scenario())
-    assert body["successResponses"][0]["response"] == "Accepted"
+    status, answer = run(scenario())
+    assert answer["successResponses"][0]["response"] == "Accepted"
     assert run(handshake_status(daphne_server, "OP-1", password="the-new-password-456")) == "open"
     assert run(handshake_status(daphne_server, "OP-1", password="the-old-password-123")) == 403
     box.refresh_from_db()
-    assert "AuthorizationKey" not in box.configuration  # never stored in clear text
+    assert not box.configuration  # never stored in clear text
     # Nothing Powerfill keeps holds the new password: every table's every row, and the server's log.
+    sent = _logged_frames(box, "ChangeConfiguration")
+    assert [frame[3] for frame in sent] == [{"key": key, "value": MASK}]
     assert _tables_holding("the-new-password-456") == []
     assert "the-new-password-456" not in _server_log(daphne_server)
-    task = OperationTask.objects.get(action="ChangeConfiguration")
-    assert task.params["value"] == MASK
-    assert '"value":"********"' in OcppMessage.objects.get(action="ChangeConfiguration").payload.replace(" ", "")
+    assert OperationTask.objects.get(action="ChangeConfiguration").params["value"] == MASK
 
 
-def test_a_charger_that_reports_its_authorization_key_has_it_masked(daphne_server, world):
+def test_a_charger_echoing_the_new_password_in_its_callerror_has_it_masked(daphne_server, world):
+    box, token = world
+    body = {
+        "chargeBoxIdList": ["OP-1"],
+        "keyType": "PREDEFINED",
+        "confKey": "AuthorizationKey",
+        "value": "an-echoed-password-246",
+    }
+
+    async def scenario():
+        async with raw_charger(daphne_server, "OP-1") as charger:
+            await charger.boot()
+            loop = asyncio.get_running_loop()
+            request = loop.run_in_executor(
+                None, api_call, daphne_server, "POST", "/api/v1/operations/ChangeConfiguration", token, body
+            )
+            call = await charger.next_call()
+            await charger.reply_error(call, "PropertyConstraintViolation", f"refused: {call[3]}")
+            return await request
+
+    status, answer = run(scenario())
+    assert status == 200 and answer["errorResponses"][0]["errorCode"] == "PropertyConstraintViolation"
+    assert MASK in answer["errorResponses"][0]["errorDescription"]
+    _logged_frames(box, "ChangeConfiguration", answers=True)
+    assert _tables_holding("an-echoed-password-246") == []
+    assert "an-echoed-password-246" not in _server_log(daphne_server)
+
+
+@pytest.mark.parametrize("key", ["AuthorizationKey", "authorizationKey"])
+def test_a_charger_that_reports_its_authorization_key_has_it_masked(daphne_server, world, key):
     """The security whitepaper makes AuthorizationKey write-only; a charger that reports it anyway has it masked in
     the message log, the operation's answer and the charge box's configuration."""
     box, token = world
     entries = [
-        {"key": "AuthorizationKey", "readonly": False, "value": "a-reported-password-789"},
+        {"key": key, "readonly": False, "value": "a-reported-password-789"},
         {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
     ]
     _, status, body = run(
@@ -602,10 +634,28 @@ def test_a_charger_that_reports_its_authorization_key_has_it_masked(daphne_serve
     assert status == 200
     assert body["successResponses"][0]["response"]["configurationKeys"][0]["value"] == MASK
     box.refresh_from_db()
-    assert box.configuration["AuthorizationKey"]["value"] == MASK
+    assert box.configuration[key]["value"] == MASK
     assert box.configuration["HeartbeatInterval"]["value"] == "300"
+    answer = _logged_frames(box, "GetConfiguration", answers=True)[0]
+    assert answer[2]["configurationKey"][0] == {"key": key, "readonly": False, "value": MASK}
     assert _tables_holding("a-reported-password-789") == []
     assert "a-reported-password-789" not in _server_log(daphne_server)
+
+
+def _logged_frames(box, action: str, *, answers: bool = False) -> list:
+    """The logged CALLs of `action` to the charger (or the charger's answers to them), once the message log has
+    written them (it writes in batches)."""
+    deadline = time.monotonic() + 10
+    while True:
+        calls = OcppMessage.objects.filter(charge_box=box, action=action, message_type=2)
+        ids = list(calls.values_list("unique_id", flat=True))
+        frames = (
+            OcppMessage.objects.filter(charge_box=box, unique_id__in=ids, message_type__in=(3, 4)) if answers else calls
+        )
+        if ids and frames.exists():
+            return [json.loads(payload) for payload in frames.values_list("payload", flat=True)]
+        assert time.monotonic() < deadline, f"no logged {action} {'answer' if answers else 'call'}"
+        time.sleep(0.1)
 
 
 def _tables_holding(value: str) -> list[str]:
