@@ -7,7 +7,6 @@ import base64
 import binascii
 import json
 import logging
-import re
 import time
 from urllib.parse import unquote
 
@@ -25,7 +24,7 @@ from .channel_groups import charge_box_group
 from .charger_directory import charger_connected_note
 from .choices import OcppProtocol
 from .db import ocpp_db
-from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call
+from .ocpp_j import UNKNOWN_MESSAGE_ID, PendingCall, pending_call, unique_id_at_start
 from .services import charger_messages
 from .services.connections import (
     Handshake,
@@ -44,7 +43,6 @@ TRIGGERS = frozenset({"TriggerMessage", "ExtendedTriggerMessage"})
 SET_CHARGING_PROFILE = "SetChargingProfile"
 # The message a trigger asks for, where its name differs from the action the charger sends.
 TRIGGERED_ACTIONS = {"SignChargePointCertificate": "SignCertificate"}
-_UNIQUE_ID_AT_START = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
 
 
 class OcppConsumer(AsyncWebsocketConsumer):
@@ -124,9 +122,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self._reject_frame(UNKNOWN_MESSAGE_ID, "FormationViolation", "OCPP-J frames are text, not binary.")
             return
         if len(text_data.encode()) > settings.OCPP_MAX_FRAME_BYTES:
-            match = _UNIQUE_ID_AT_START.match(text_data[:200])
             await self._reject_frame(
-                match.group(1) if match else UNKNOWN_MESSAGE_ID,
+                unique_id_at_start(text_data),
                 "GenericError",
                 f"The frame exceeds {settings.OCPP_MAX_FRAME_BYTES} bytes.",
             )

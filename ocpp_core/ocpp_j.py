@@ -6,19 +6,26 @@ ProtocolError but an out-of-range value as a FormationViolation. Powerfill parse
 
 * a frame that is not JSON, not an array or not a known message type -> CALLERROR with id "-1" (as OCPP 2.0.1
   prescribes; 1.6 gives no id to answer to), FormationViolation, or ProtocolError when elements are missing;
+* arrays and objects nested deeper than MAX_NESTING_DEPTH levels (the frame's own array counts; OCPP 1.6's deepest
+  message nests 6) -> FormationViolation, with the frame's id where its head names one, before the JSON is parsed;
 * an action OCPP 1.6 does not define -> NotImplemented; one it defines but a central system does not accept
   (e.g. a charger sending Reset) -> NotSupported;
 * a payload against the action's JSON schema: a missing field -> OccurenceConstraintViolation (OCPP 1.6 spells it
   so), a wrong JSON type -> TypeConstraintViolation, a value outside its enumeration, length or range ->
-  PropertyConstraintViolation, an unexpected field -> FormationViolation.
+  PropertyConstraintViolation, an unexpected field -> FormationViolation;
+* a value the schema allows but Powerfill cannot store -> PropertyConstraintViolation, on every database alike:
+  integers are 32-bit (OCPP's "integer"), connector ids 0..32767 (the column that holds them), and text may not
+  contain U+0000 (PostgreSQL's text and jsonb cannot hold it) or an unpaired surrogate (not UTF-8 at all).
 """
 
 import asyncio
 import json
+import re
 from contextvars import ContextVar
 from functools import cache
 
 import fastjsonschema
+from django.db.backends.base.operations import BaseDatabaseOperations
 from fastjsonschema import JsonSchemaValueException
 from ocpp.exceptions import (
     FormationViolationError,
@@ -33,10 +40,12 @@ from ocpp.exceptions import (
 from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 from ocpp.v16.enums import Action
 
+from .models import Connector
 from .timestamps import parse_charger_time
 
 MAX_UNIQUE_ID_LENGTH = 36
 UNKNOWN_MESSAGE_ID = "-1"
+MAX_NESTING_DEPTH = 16
 
 CHARGER_ACTIONS = frozenset(
     {
@@ -59,6 +68,16 @@ CHARGER_ACTIONS = frozenset(
 _KNOWN_ACTIONS = frozenset(action.value for action in Action)
 _PROPERTY_KEYWORDS = {"enum", "maxLength", "minLength", "maximum", "minimum", "pattern", "format", "multipleOf"}
 
+_HEAD_UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
+# A frame's structure as bytes: its quotes and brackets alone, objects' braces as brackets (only the depth counts).
+_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"[]{}')
+_QUOTED = re.compile(rb'"[^"]*"')
+# JSON escapes of what no database of ours stores (a raw frame cannot carry them: its control characters are not
+# JSON, and the WebSocket delivers UTF-8); only a frame with one of these needs its text looked through.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
 
 class FrameError(Exception):
     """A frame that cannot be handled, with the CALLERROR that answers it."""
@@ -72,8 +91,21 @@ class FrameError(Exception):
         return CallError(self.unique_id, self.error.code, self.error.description, self.error.details or {})
 
 
+def unique_id_at_start(text: str) -> str:
+    """The unique id a frame's head names, read without parsing the frame (one too large or too deeply nested to
+    parse is still answered with its own id); "-1" if the head names none."""
+    match = _HEAD_UNIQUE_ID.match(text[:200])
+    return match.group(1) if match else UNKNOWN_MESSAGE_ID
+
+
 def parse_frame(text: str) -> Call | CallResult | CallError:
     """A received frame as the library's message objects, or FrameError with the CALLERROR to send."""
+    if _nests_too_deep(text):
+        # Parsing it would take the parser's recursion to its limit (a RecursionError at about 1,000 levels).
+        raise FrameError(
+            FormationViolationError(description=f"Arrays and objects nest more than {MAX_NESTING_DEPTH} levels."),
+            unique_id_at_start(text),
+        )
     try:
         frame = json.loads(text)
     except (ValueError, TypeError) as error:
@@ -82,6 +114,13 @@ def parse_frame(text: str) -> Call | CallResult | CallError:
         raise FrameError(FormationViolationError(description="An OCPP-J frame is a non-empty JSON array."))
     message_type = frame[0]
     unique_id = frame[1] if len(frame) > 1 and _valid_unique_id(frame[1]) else UNKNOWN_MESSAGE_ID
+    if "\\u" in text and _UNSTORABLE_ESCAPE.search(text) and _has_unstorable_text(frame):
+        raise FrameError(
+            PropertyConstraintViolationError(
+                description="Text may not contain U+0000 or unpaired surrogates: Powerfill cannot store it."
+            ),
+            unique_id if not _has_unstorable_text(unique_id) else UNKNOWN_MESSAGE_ID,
+        )
     if message_type == MessageType.Call:
         if len(frame) != 4:
             raise FrameError(ProtocolError(description="A CALL has 4 elements: [2, id, action, payload]."), unique_id)
@@ -157,19 +196,71 @@ pending_call: ContextVar[PendingCall] = ContextVar("pending_call")
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
-def _with_integer_bounds(schema):
+# Payload integers kept in a column narrower than 32 bits, by property name, with the range of that column as
+# Django defines it for every database (SQLite would store any 64-bit number, PostgreSQL's smallint refuses more
+# than 32767, and both refuse a negative connector id): OCPP 1.6 uses connectorId for the connector alone.
+STORED_INTEGER_RANGES = {
+    "connectorId": BaseDatabaseOperations.integer_field_ranges[
+        Connector._meta.get_field("connector_id").get_internal_type()
+    ],
+}
+
+
+def _with_integer_bounds(schema, name: str | None = None):
     """A copy of the schema where every integer is a 32-bit one, as OCPP 1.6's "integer" is (section 3.3 of the
-    JSON specification): the schemas leave the range open, and a larger number would fail at the database, as an
-    InternalError instead of the charger's own mistake."""
+    JSON specification), or within the range of the column that keeps it (STORED_INTEGER_RANGES): the schemas leave
+    the range open, and a larger number would fail at the database, as an InternalError instead of the charger's
+    own mistake."""
     if isinstance(schema, list):
         return [_with_integer_bounds(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    bounded = {key: _with_integer_bounds(value) for key, value in schema.items()}
+    bounded = {
+        key: (
+            {prop: _with_integer_bounds(value[prop], prop) for prop in value}
+            if key == "properties" and isinstance(value, dict)
+            else _with_integer_bounds(value)
+        )
+        for key, value in schema.items()
+    }
     if bounded.get("type") == "integer":
-        bounded.setdefault("minimum", INT32_MIN)
-        bounded.setdefault("maximum", INT32_MAX)
+        low, high = STORED_INTEGER_RANGES.get(name, (INT32_MIN, INT32_MAX))
+        bounded["minimum"] = max(bounded.get("minimum", low), low)
+        bounded["maximum"] = min(bounded.get("maximum", high), high)
     return bounded
+
+
+def _nests_too_deep(text: str) -> bool:
+    """Do the frame's arrays and objects nest more than MAX_NESTING_DEPTH levels? Told without parsing, in a few
+    passes of C over the text: a frame with fewer brackets than that cannot; otherwise its brackets outside
+    strings are kept and innermost pairs removed, one level a pass, MAX_NESTING_DEPTH passes at most."""
+    if text.count("[") + text.count("{") <= MAX_NESTING_DEPTH:
+        return False
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\" in data:  # escaped quotes and backslashes neither open nor close a string
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = data.translate(_AS_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        # Brackets inside strings (a string left more than its two quotes): strings are taken out one by one.
+        structure = _QUOTED.sub(b"", data.translate(_AS_BRACKETS, _NOT_STRUCTURE))
+    for _ in range(MAX_NESTING_DEPTH):
+        shorter = structure.replace(b"[]", b"")
+        if len(shorter) == len(structure):
+            return False
+        structure = shorter
+    return b"[]" in structure
+
+
+def _has_unstorable_text(value) -> bool:
+    """Does any string in the parsed frame (keys too) hold U+0000 or an unpaired surrogate? (json.loads joins a
+    surrogate pair into one character, so any surrogate left is unpaired.)"""
+    if isinstance(value, str):
+        return _UNSTORABLE_CHARACTER.search(value) is not None
+    if isinstance(value, list):
+        return any(_has_unstorable_text(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_unstorable_text(key) or _has_unstorable_text(item) for key, item in value.items())
+    return False
 
 
 def _schema_error(error: JsonSchemaValueException) -> OCPPError:

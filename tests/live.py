@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection
@@ -100,12 +101,37 @@ def _stop(process: subprocess.Popen, log_path: Path) -> None:
         log_path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    """A server child process: its base URL, the process, and the file its output goes to."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def rss_bytes(self, kind: str = "VmRSS") -> int:
+        """The process's resident memory now (VmRSS of /proc/PID/status, or RssAnon, RssFile...), in bytes."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(f"{kind}:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no {kind} in /proc/PID/status")
+
+
 @contextmanager
 def asgi_server(
     *, server: str = "daphne", settings: str = "powerfill.settings.test", env: dict | None = None, port: int = 0
 ):
     """Start `server` ("daphne" or "uvicorn") in a child process; yield its base URL (http://127.0.0.1:PORT). On a
     free port, or on `port` (from reserved_port, to serve again where a stopped server did)."""
+    with asgi_server_process(server=server, settings=settings, env=env, port=port) as live:
+        yield live.url
+
+
+@contextmanager
+def asgi_server_process(
+    *, server: str = "daphne", settings: str = "powerfill.settings.test", env: dict | None = None, port: int = 0
+):
+    """asgi_server, yielding the LiveServer (for tests that read the server's log or measure its memory)."""
     child_env = _child_env(settings, env)
     bin_dir = Path(sys.executable).parent
     with listening_socket(port) as sock:
@@ -125,7 +151,7 @@ def asgi_server(
     # Only the child holds the socket now: it stops listening when the child exits.
     try:
         _wait_until_serving(port, process, log_path)
-        yield f"http://127.0.0.1:{port}"
+        yield LiveServer(f"http://127.0.0.1:{port}", process, log_path)
     finally:
         _stop(process, log_path)
 
