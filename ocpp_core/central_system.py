@@ -16,7 +16,7 @@ from ocpp.charge_point import (
     snake_to_camel_case,
 )
 from ocpp.exceptions import OCPPError, SecurityError
-from ocpp.messages import Call
+from ocpp.messages import Call, CallError, CallResult
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, GenericStatus, RegistrationStatus
@@ -97,6 +97,8 @@ class ChargerSession(ChargePoint):
         self.load_triggers = load_triggers()
         # message id -> secrets our CALL carried: the charger's answer may echo them (a CALLERROR's details)
         self._secrets_of_calls: dict[str, tuple[str, ...]] = {}
+        self._awaited_answer_id: str | None = None  # the id of the CALL we sent and await the answer to
+        self._unmatched_answer_logged = False
 
     async def receive(self, raw: str) -> None:
         """Serve one frame. One that breaks something unexpected is logged and the conversation goes on: a bad
@@ -119,7 +121,7 @@ class ChargerSession(ChargePoint):
         if not isinstance(message, Call):
             if kept is not raw_msg:  # a secret the answer carried goes no further than the log (nor into its logs)
                 message = parse_frame(kept)
-            self._response_queue.put_nowait(message)
+            self._answer_received(message)
             return
         try:
             check_call(message)
@@ -128,6 +130,23 @@ class ChargerSession(ChargePoint):
             await self._send(message.create_call_error(error).to_json())
             return
         await self._answer(message)
+
+    def _answer_received(self, answer: CallResult | CallError) -> None:
+        """Hand the answer to the call awaiting it (ChargePoint.call). The library keeps every answer in its queue
+        until a call takes one: answers to calls we never sent, or no longer await (timed out, answered already),
+        would stay there for the socket's life, so they are dropped (they are in the message log), and said so once
+        per socket rather than per frame."""
+        if answer.unique_id == self._awaited_answer_id and self._call_lock.locked():
+            self._awaited_answer_id = None
+            self._response_queue.put_nowait(answer)
+        elif not self._unmatched_answer_logged:
+            self._unmatched_answer_logged = True
+            logger.warning(
+                "%s sends answers to calls it was not sent or that no longer wait (first: id %.40r); they are dropped, "
+                "and not reported again for this connection",
+                self.id,
+                answer.unique_id,
+            )
 
     async def _answer(self, call: Call) -> None:
         """Run the action's @on handler and send its answer (a CALLERROR InternalError if it fails).
@@ -199,18 +218,21 @@ class ChargerSession(ChargePoint):
         # Frames we send were made by json.dumps from [type, id, ...]: their head names type, id and action.
         head = _FRAME_HEAD.match(message)
         pending = pending_call.get(None) if head and head["type"] == "2" else None
+        unique_id = json.loads(f'"{head["id"]}"') if head else ""
         message_log.record(
             charge_box_pk=self.charge_box.pk,
             direction=MessageDirection.SENT,
             frame=masked_frame(message, pending.secrets) if pending is not None else message,
             message_type=int(head["type"]) if head else None,
-            unique_id=json.loads(f'"{head["id"]}"') if head else "",
+            unique_id=unique_id,
             action=(head["action"] or "") if head and head["type"] == "2" else "",
         )
         if pending is not None:
             pending.mark_sent()
             if pending.secrets:
-                self._secrets_of_calls[json.loads(f'"{head["id"]}"')] = pending.secrets
+                self._secrets_of_calls[unique_id] = pending.secrets
+        if head and head["type"] == "2":
+            self._awaited_answer_id = unique_id
         await self._connection.send(message)
 
     def _log_in(self, raw: str, message=None) -> str:

@@ -2,18 +2,25 @@
 tracebacks, its memory measured): deep nesting, integers the schema allows but storage cannot hold, answers to
 calls Powerfill never made."""
 
+import asyncio
+import json
+
 import pytest
 
-from ocpp_core.models import ChargerEvent, Connector, ConnectorStatus, MeterValue, Transaction
+from ocpp_core.choices import MessageDirection
+from ocpp_core.models import ChargerEvent, Connector, ConnectorStatus, MeterValue, OcppMessage, Transaction
 from ocpp_core.ocpp_j import MAX_NESTING_DEPTH
+from powerfill.accounts.services import api_token_create
 
 from ..factories import ChargeBoxFactory, NodeFactory, OcppTagFactory, OcppTagPermissionFactory
 from ..live import asgi_server_process
+from .conftest import eventually, operation_answered_by
 from .ocpp_client import raw_charger, run
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 
 NOW = "2026-03-01T10:00:00Z"
+UNMATCHED_ANSWER_LOG = "answers to calls it was not sent"  # what the server logs, once per socket
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +128,67 @@ def test_the_stored_range_and_every_other_integer_are_accepted_at_their_bounds(s
     starts = Transaction.objects.filter(charge_box=station).values_list("connector_id", "meter_start")
     assert set(starts) == {(32767, -2147483648), (1, 2147483647)}
     assert ChargerEvent.objects.filter(charge_box=station, kind="UnknownStopTransaction").count() == 2
+
+
+def test_answers_to_calls_never_made_are_dropped_and_memory_stays_bounded(server, station, account):
+    """The charger answers calls Powerfill never sent, in four floods of 100 CALLRESULTs and 100 CALLERRORs of
+    250 KB each. They are reported once for the socket, not kept: after the first flood has brought the server's
+    buffers to their size, the next three (150 MB) grow its memory by less than a quarter of that (its buffers
+    vary by some 30 MB from one moment to the next; kept, the answers took more than all of it). (The server's
+    memory is measured once the frames are in the message log, which buffers them for a moment; glibc is told to
+    give back large blocks at once, MALLOC_MMAP_THRESHOLD_, so memory freed is not counted as held.) A real
+    operation's answer still reaches its caller."""
+    _, token = api_token_create(account=account, name="tests")
+    blob = "x" * 250_000
+
+    def flood(round: int) -> list[str]:
+        results = [json.dumps([3, f"never-{round}-{n}", {"data": blob}]) for n in range(100)]
+        return results + [
+            json.dumps([4, f"never-{round}-e{n}", "GenericError", "", {"data": blob}]) for n in range(100)
+        ]
+
+    def logged_answers() -> int:
+        received = OcppMessage.objects.filter(charge_box=station, direction=MessageDirection.RECEIVED)
+        return received.filter(message_type__in=[3, 4]).count()
+
+    async def send_and_measure(charger, frames: list[str]) -> int:
+        logged = await asyncio.to_thread(logged_answers)
+        for frame in frames:
+            await charger.socket.send(frame)
+        # Frames are served in order: once this is answered, every answer above was handled.
+        assert (await charger.call("Heartbeat", {}))[0] == 3
+        assert await asyncio.to_thread(eventually, lambda: logged_answers() == logged + len(frames), 30)
+        return server.rss_bytes("RssAnon")
+
+    floods = [flood(round) for round in range(4)]
+
+    async def scenario():
+        async with raw_charger(server.url, "HOSTILE-1") as charger:
+            before = await send_and_measure(charger, floods[0])
+            for frames in floods[1:]:
+                after = await send_and_measure(charger, frames)
+            operation = await operation_answered_by(
+                charger,
+                server.url,
+                token,
+                "GetLocalListVersion",
+                {"chargeBoxIdList": ["HOSTILE-1"]},
+                {"listVersion": 7},
+            )
+            unanswered = charger.responses.qsize()
+            return before, after, operation, unanswered
+
+    before, after, (call, status, body), unanswered = run(scenario())
+    sent = sum(len(frame) for frames in floods[1:] for frame in frames)
+    grown = after - before
+    print(
+        f"RSS before {before / 2**20:.1f} MiB, after {after / 2**20:.1f} MiB: grew {grown / 2**20:.1f} MiB "
+        f"for {sent / 2**20:.1f} MiB of unmatched answers"
+    )
+    assert grown < sent / 4, (before, after)
+    assert unanswered == 0  # answers are not answered
+    assert call is not None and status == 200, body
+    assert body["successResponses"] == [{"chargeBoxId": "HOSTILE-1", "response": 7}]
+    log = server.log_path.read_text()
+    assert log.count(UNMATCHED_ANSWER_LOG) == 1, log[-3000:]
+    assert "Traceback" not in log
