@@ -8,8 +8,9 @@ import json
 import pytest
 
 from ocpp_core.choices import MessageDirection
-from ocpp_core.models import ChargerEvent, Connector, ConnectorStatus, MeterValue, OcppMessage, Transaction
+from ocpp_core.models import ChargeBox, ChargerEvent, Connector, ConnectorStatus, MeterValue, OcppMessage, Transaction
 from ocpp_core.ocpp_j import MAX_NESTING_DEPTH
+from ocpp_core.services.message_log import FLUSH_INTERVAL
 from powerfill.accounts.services import api_token_create
 
 from ..factories import ChargeBoxFactory, NodeFactory, OcppTagFactory, OcppTagPermissionFactory
@@ -32,6 +33,22 @@ def server(django_db_setup, django_db_blocker):
         asgi_server_process(env={"OCPP_CALL_TIMEOUT": "3", "MALLOC_MMAP_THRESHOLD_": "131072"}) as live,
     ):
         yield live
+
+
+@pytest.fixture(autouse=True)
+def server_settled():
+    """After each test, wait until the server has written what the test's sockets left it (their disconnection,
+    the message log it flushes every half second): the database is emptied after the test, and a write racing
+    with that would end in a deadlock and a traceback in the server's log that the next test reads."""
+    yield
+    eventually(lambda: not ChargeBox.objects.filter(is_connected=True).exists(), 10)
+    logged = [-1]
+
+    def log_settled() -> bool:
+        count, logged[0] = logged[0], OcppMessage.objects.count()
+        return count == logged[0]
+
+    eventually(log_settled, 10, interval=FLUSH_INTERVAL + 0.2)
 
 
 @pytest.fixture
@@ -192,3 +209,29 @@ def test_answers_to_calls_never_made_are_dropped_and_memory_stays_bounded(server
     log = server.log_path.read_text()
     assert log.count(UNMATCHED_ANSWER_LOG) == 1, log[-3000:]
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfff"])
+def test_text_no_database_stores_is_refused_and_writes_nothing(server, station, text):
+    calls = [
+        ("StatusNotification", {"connectorId": 1, **STATUS, "info": text}),
+        ("DataTransfer", {"vendorId": "acme", "data": text}),
+        ("Authorize", {"idTag": text}),
+        ("MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": NOW, "sampledValue": [{"value": text}]}]}),
+    ]
+
+    async def scenario():
+        async with raw_charger(server.url, "HOSTILE-1") as charger:
+            answers = [await charger.call(action, payload) for action, payload in calls]
+            bad_id = await charger.send_raw(json.dumps([2, text, "Heartbeat", {}]))
+            still = await charger.call("Heartbeat", {})
+            return answers, bad_id, still
+
+    answers, bad_id, still = run(scenario())
+    for (action, _), answer in zip(calls, answers, strict=True):
+        assert answer[0] == 4 and answer[2] == "PropertyConstraintViolation", (action, answer)
+    assert bad_id[:3] == [4, "-1", "PropertyConstraintViolation"]
+    assert still[0] == 3
+    for model in (ConnectorStatus, Connector, MeterValue, ChargerEvent):
+        assert not model.objects.filter(charge_box=station).exists(), model
+    assert "Traceback" not in server.log_path.read_text()
