@@ -169,7 +169,8 @@ def removed(payload: dict, path) -> dict:
     return copy
 
 
-# Frames that must be refused: (text or bytes, the id the answer carries or None if none is due, expected code)
+# Frames that must be refused. Each kind makes (frame, the id its answer carries or None when none is due, the
+# code it must have or None when several fit), or None where the payload drawn gives it nothing to change.
 
 
 def nested(rng: random.Random) -> str:
@@ -179,155 +180,166 @@ def nested(rng: random.Random) -> str:
     return opener * depth + "1" + closer * depth
 
 
-def refused_frame(rng: random.Random, n: int):  # noqa: C901 (one branch per kind, each short)
-    unique_id = f"r{n}"
-    action = rng.choice(ACTIONS)
-    payload = valid_payload(rng, action)
-    kind = rng.choice(
-        [
-            "deep",
-            "deep",
-            "integer",
-            "integer",
-            "type",
-            "missing",
-            "extra",
-            "enum_or_length",
-            "time",
-            "unstorable",
-            "unstorable",
-            "unknown_action",
-            "central_system_action",
-            "not_json",
-            "not_a_call",
-            "bad_id",
-            "binary",
-            "answer",
-            "answer",
-            "bad_answer",
-        ]
-    )
-    present = list(fields(payload))
-    if kind == "deep":
-        text = json.dumps([2, unique_id, action, payload])[:-2] + (", " if payload else "")
-        return kind, text + f'"deep": {nested(rng)}}}]', unique_id, "FormationViolation"
-    if kind == "integer":
-        integers = [(path, value) for path, value in present if field_schema(action, path).get("type") == "integer"]
-        if integers:
-            path, _ = rng.choice(integers)
-            low, high = STORED_INTEGER_RANGES.get(path[-1], (INT32_MIN, INT32_MAX))
-            bad = rng.choice(
-                [low - 1, high + 1, low - rng.randint(1, 10**6), high + rng.randint(1, 10**9), 2**63, -(10**30)]
-            )
-            return (
-                kind,
-                json.dumps([2, unique_id, action, replaced(payload, path, bad)]),
-                unique_id,
-                "PropertyConstraintViolation",
-            )
-        kind = "extra"
-    if kind == "type" and present:
-        path, value = rng.choice(present)
-        wrong = rng.choice([v for v in (1, 1.5, "1", True, None, [], {}) if type(v) is not type(value)])
-        return kind, json.dumps([2, unique_id, action, replaced(payload, path, wrong)]), unique_id, None
-    if kind == "missing":
-        required = [(path, value) for path, value in present if _required(action, path)]
-        if required:
-            path, _ = rng.choice(required)
-            return (
-                kind,
-                json.dumps([2, unique_id, action, removed(payload, path)]),
-                unique_id,
-                "OccurenceConstraintViolation",
-            )
-        kind = "extra"
-    if kind == "enum_or_length":
-        limited = [
-            (path, schema)
-            for path, _ in present
-            if (schema := field_schema(action, path)).get("enum") or schema.get("maxLength")
-        ]
-        if limited:
-            path, schema = rng.choice(limited)
-            if schema.get("enum"):
-                bad = rng.choice(["", "Dancing", schema["enum"][0].lower(), schema["enum"][0] + " "])
-            else:
-                bad = "x" * (schema["maxLength"] + rng.randint(1, 50))
-            return (
-                kind,
-                json.dumps([2, unique_id, action, replaced(payload, path, bad)]),
-                unique_id,
-                "PropertyConstraintViolation",
-            )
-        kind = "extra"
-    if kind == "time":
-        times = [path for path, _ in present if field_schema(action, path).get("format") == "date-time"]
-        if times:
-            bad = rng.choice(["yesterday", "2026-13-01T00:00:00Z", "01.01.2026 10:00", "", "2026-01-01T25:00:00Z"])
-            return kind, json.dumps([2, unique_id, action, replaced(payload, rng.choice(times), bad)]), unique_id, None
-        kind = "extra"
-    if kind == "unstorable":
-        texts = [path for path, value in present if isinstance(value, str) and "enum" not in field_schema(action, path)]
-        if texts:
-            path = rng.choice(texts)
-            bad = rng.choice(["\x00", "a\x00b", "\ud800", "x\udfff", "\udc00\ud800"])
-            return (
-                kind,
-                json.dumps([2, unique_id, action, replaced(payload, path, bad)]),
-                unique_id,
-                "PropertyConstraintViolation",
-            )
-        kind = "extra"
-    if kind in ("extra", "type"):
-        key = rng.choice(["extra", "connectorID", "x" * 40, ""])
-        return "extra", json.dumps([2, unique_id, action, {**payload, key: 1}]), unique_id, "FormationViolation"
-    if kind == "unknown_action":
-        name = rng.choice(["FlyToTheMoon", "heartbeat", "", "Heartbeat ", "StartTransaction2", "x" * 100])
-        return kind, json.dumps([2, unique_id, name, payload]), unique_id, "NotImplemented"
-    if kind == "central_system_action":
-        return kind, json.dumps([2, unique_id, rng.choice(CENTRAL_SYSTEM_ACTIONS), {}]), unique_id, "NotSupported"
-    if kind == "not_json":
-        text = json.dumps([2, unique_id, action, payload])
+class Mutations:
+    """The kinds of refused frame, for one CALL of `action` with a schema-valid `payload`."""
+
+    def __init__(self, rng: random.Random, unique_id: str, action: str, payload: dict):
+        self.rng, self.unique_id, self.action, self.payload = rng, unique_id, action, payload
+        self.present = list(fields(payload))
+
+    def call(self, payload, action: str | None = None) -> str:
+        return json.dumps([2, self.unique_id, self.action if action is None else action, payload])
+
+    def replaced_by(self, paths: list, values: list) -> str:
+        return self.call(replaced(self.payload, self.rng.choice(paths), self.rng.choice(values)))
+
+    def where(self, condition) -> list:
+        return [path for path, value in self.present if condition(path, value, field_schema(self.action, path))]
+
+    def deep(self):
+        opened = self.call(self.payload)[: -len("}]")] + (", " if self.payload else "")
+        return opened + f'"deep": {nested(self.rng)}}}]', self.unique_id, "FormationViolation"
+
+    def integer(self):
+        integers = self.where(lambda path, value, schema: schema.get("type") == "integer")
+        if not integers:
+            return None
+        path = self.rng.choice(integers)
+        low, high = STORED_INTEGER_RANGES.get(path[-1], (INT32_MIN, INT32_MAX))
+        beyond = [low - 1, high + 1, low - self.rng.randint(1, 10**6), high + self.rng.randint(1, 10**9), 2**63]
+        return self.replaced_by([path], beyond), self.unique_id, "PropertyConstraintViolation"
+
+    def type(self):
+        if not self.present:
+            return None
+        path, value = self.rng.choice(self.present)
+        wrong = [other for other in (1, 1.5, "1", True, None, [], {}) if type(other) is not type(value)]
+        return self.replaced_by([path], wrong), self.unique_id, None
+
+    def missing(self):
+        required = self.where(lambda path, value, schema: _required(self.action, path))
+        if not required:
+            return None
         return (
-            kind,
-            rng.choice([text[: rng.randint(0, len(text) - 1)], "", "nul", "[2,'a']", "\x00"]),
-            "-1",
-            "FormationViolation",
+            self.call(removed(self.payload, self.rng.choice(required))),
+            self.unique_id,
+            "OccurenceConstraintViolation",
         )
-    if kind == "not_a_call":
-        choice = rng.randrange(5)
-        if choice == 0:
-            return kind, json.dumps({"2": unique_id}), "-1", "FormationViolation"
-        if choice == 1:
-            return kind, json.dumps([2, unique_id, action]), unique_id, "ProtocolError"
-        if choice == 2:
-            return (
-                kind,
-                json.dumps([rng.choice([0, 1, 5, 6, 9, "2", None]), unique_id, action, payload]),
-                unique_id,
-                "ProtocolError",
-            )
-        if choice == 3:
-            return (
-                kind,
-                json.dumps([2, unique_id, action, rng.choice([[], "x", 1, None])]),
-                unique_id,
-                "FormationViolation",
-            )
-        return kind, json.dumps([2, unique_id, 42, payload]), unique_id, "FormationViolation"
-    if kind == "bad_id":
-        bad = rng.choice([42, None, "", "x" * (MAX_UNIQUE_ID_LENGTH + 1), ["r"], "\ud800", "a\x00"])
-        return kind, json.dumps([2, bad, action, payload]), "-1", None
-    if kind == "binary":
-        return kind, json.dumps([2, unique_id, action, payload]).encode(), "-1", "FormationViolation"
-    if kind == "answer":  # well-formed answers to calls never made: no answer is due
-        if rng.random() < 0.5:
-            return kind, json.dumps([3, f"never-{n}", payload]), None, None
-        return kind, json.dumps([4, f"never-{n}", "GenericError", random_text(rng, 50), payload]), None, None
-    # kind == "bad_answer"
-    deep = f'[3,"{unique_id}",{nested(rng)}]'
-    text = rng.choice([json.dumps([3, unique_id]), json.dumps([4, unique_id, "GenericError"]), deep])
-    return kind, text, unique_id, None
+
+    def enumeration(self):
+        enums = self.where(lambda path, value, schema: "enum" in schema)
+        if not enums:
+            return None
+        path = self.rng.choice(enums)
+        first = field_schema(self.action, path)["enum"][0]
+        return (
+            self.replaced_by([path], ["", "Dancing", first.lower(), first + " "]),
+            self.unique_id,
+            "PropertyConstraintViolation",
+        )
+
+    def length(self):
+        limited = self.where(lambda path, value, schema: "maxLength" in schema)
+        if not limited:
+            return None
+        path = self.rng.choice(limited)
+        too_long = "x" * (field_schema(self.action, path)["maxLength"] + self.rng.randint(1, 50))
+        return self.replaced_by([path], [too_long]), self.unique_id, "PropertyConstraintViolation"
+
+    def time(self):
+        times = self.where(lambda path, value, schema: schema.get("format") == "date-time")
+        if not times:
+            return None
+        bad = ["yesterday", "2026-13-01T00:00:00Z", "01.01.2026 10:00", "", "2026-01-01T25:00:00Z"]
+        return self.replaced_by(times, bad), self.unique_id, "PropertyConstraintViolation"
+
+    def unstorable(self):
+        texts = self.where(lambda path, value, schema: isinstance(value, str) and "enum" not in schema)
+        if not texts:
+            return None
+        bad = ["\x00", "a\x00b", "\ud800", "x\udfff", "\udc00\ud800"]
+        return self.replaced_by(texts, bad), self.unique_id, "PropertyConstraintViolation"
+
+    def extra(self):
+        key = self.rng.choice(["extra", "connectorID", "x" * 40, ""])
+        return self.call({**self.payload, key: 1}), self.unique_id, "FormationViolation"
+
+    def unknown_action(self):
+        name = self.rng.choice(["FlyToTheMoon", "heartbeat", "", "Heartbeat ", "StartTransaction2", "x" * 100])
+        return self.call(self.payload, action=name), self.unique_id, "NotImplemented"
+
+    def central_system_action(self):
+        return self.call({}, action=self.rng.choice(CENTRAL_SYSTEM_ACTIONS)), self.unique_id, "NotSupported"
+
+    def not_json(self):
+        text = self.call(self.payload)
+        cut = text[: self.rng.randint(0, len(text) - 1)]
+        return self.rng.choice([cut, "", "nul", "[2,'a']", "\x00"]), "-1", "FormationViolation"
+
+    def not_a_call(self):
+        type_id = self.rng.choice([0, 1, 5, 6, 9, "2", None])
+        return self.rng.choice(
+            [
+                (json.dumps({"2": self.unique_id}), "-1", "FormationViolation"),
+                (json.dumps([2, self.unique_id, self.action]), self.unique_id, "ProtocolError"),
+                (json.dumps([type_id, self.unique_id, self.action, self.payload]), self.unique_id, "ProtocolError"),
+                (self.call(self.rng.choice([[], "x", 1, None])), self.unique_id, "FormationViolation"),
+                (json.dumps([2, self.unique_id, 42, self.payload]), self.unique_id, "FormationViolation"),
+            ]
+        )
+
+    def bad_id(self):
+        bad = self.rng.choice([42, None, "", "x" * (MAX_UNIQUE_ID_LENGTH + 1), ["r"], "\ud800", "a\x00"])
+        return json.dumps([2, bad, self.action, self.payload]), "-1", None
+
+    def binary(self):
+        return self.call(self.payload).encode(), "-1", "FormationViolation"
+
+    def answer(self):
+        """A well-formed answer to a call never made: no answer is due."""
+        never = f"never-{self.unique_id}"
+        if self.rng.random() < 0.5:
+            return json.dumps([3, never, self.payload]), None, None
+        return json.dumps([4, never, "GenericError", random_text(self.rng, 50), self.payload]), None, None
+
+    def bad_answer(self):
+        deep = f'[3,"{self.unique_id}",{nested(self.rng)}]'
+        malformed = [json.dumps([3, self.unique_id]), json.dumps([4, self.unique_id, "GenericError"]), deep]
+        return self.rng.choice(malformed), self.unique_id, None
+
+
+# How often each kind is drawn.
+KINDS = {
+    "deep": 2,
+    "integer": 2,
+    "type": 1,
+    "missing": 1,
+    "enumeration": 1,
+    "length": 1,
+    "time": 1,
+    "unstorable": 2,
+    "extra": 1,
+    "unknown_action": 1,
+    "central_system_action": 1,
+    "not_json": 1,
+    "not_a_call": 1,
+    "bad_id": 1,
+    "binary": 1,
+    "answer": 2,
+    "bad_answer": 1,
+}
+
+
+def refused_frame(rng: random.Random, n: int) -> tuple[str, str | bytes, str | None, str | None]:
+    """(kind, frame, the id of its answer or None, the code it must have or None) for the n-th frame to refuse."""
+    kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
+    for _ in range(5):  # a kind that changes a field needs a payload that has one
+        action = rng.choice(ACTIONS)
+        mutations = Mutations(rng, f"r{n}", action, valid_payload(rng, action))
+        made = getattr(mutations, kind)()
+        if made is not None:
+            return (kind, *made)
+    return ("extra", *mutations.extra())
 
 
 def _required(action: str, path) -> bool:
