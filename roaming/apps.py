@@ -6,4 +6,4 @@ class RoamingConfig(AppConfig):
     verbose_name = "Roaming (OCPI)"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (connects the signal receivers)
+        from . import checks, receivers  # noqa: F401  (registers the deployment checks, connects the receivers)

@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         import powerfill.api.schema  # noqa: F401  (registers the OpenAPI authentication extensions)
+        import powerfill.checks  # noqa: F401  (registers the deployment checks)
 
         from .services import operators_group_sync
 

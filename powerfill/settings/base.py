@@ -14,7 +14,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-change-me-in-production-0123456789abcdef")
+# The quick start's key; `manage.py check --deploy` refuses it (powerfill/checks.py).
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-change-me-in-production-0123456789abcdef"
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
