@@ -9,7 +9,6 @@ from functools import cache
 
 from django.conf import settings
 from ocpp.charge_point import (
-    ChargePoint,
     camel_to_snake_case,
     remove_nones,
     serialize_as_dict,
@@ -27,6 +26,7 @@ from .choices import ChargerEventKind, MessageDirection
 from .db import ocpp_database, ocpp_db
 from .models import ChargeBox
 from .ocpp_j import FrameError, check_call, parse_frame, pending_call
+from .ocpp_library import LibraryChargePoint
 from .secret_masking import masked_frame, received_frame_to_keep
 from .services import charger_messages
 from .services.message_log import message_log
@@ -79,7 +79,7 @@ def _current_drawn(meter_value) -> float | None:
     return drawn
 
 
-class ChargerSession(ChargePoint):
+class ChargerSession(LibraryChargePoint):
     """One charger's OCPP 1.6J conversation. The consumer hands frames to receive(); `connection` offers
     `send(text)` (the consumer)."""
 
@@ -136,9 +136,9 @@ class ChargerSession(ChargePoint):
         until a call takes one: answers to calls we never sent, or no longer await (timed out, answered already),
         would stay there for the socket's life, so they are dropped (they are in the message log), and said so once
         per socket rather than per frame."""
-        if answer.unique_id == self._awaited_answer_id and self._call_lock.locked():
+        if answer.unique_id == self._awaited_answer_id and self.awaiting_answer():
             self._awaited_answer_id = None
-            self._response_queue.put_nowait(answer)
+            self.answer_arrived(answer)
         elif not self._unmatched_answer_logged:
             self._unmatched_answer_logged = True
             logger.warning(
@@ -154,7 +154,7 @@ class ChargerSession(ChargePoint):
         The library's _handle_call does the same, and also inspects every handler's signature and converts every
         key with regular expressions on every message; at a thousand messages a second that was a tenth of the
         server's CPU (tests/benchmarks/bench_ocpp.py). Our handlers take the snake_case payload, nothing else."""
-        handler = self.route_map[call.action]["_on_action"]
+        handler = self.handler_for(call.action)
         try:
             result = await handler(**_snake_case_keys(call.payload))
         except Exception as error:
@@ -233,7 +233,7 @@ class ChargerSession(ChargePoint):
                 self._secrets_of_calls[unique_id] = pending.secrets
         if head and head["type"] == "2":
             self._awaited_answer_id = unique_id
-        await self._connection.send(message)
+        await self.send_text(message)
 
     def _log_in(self, raw: str, message=None) -> str:
         """Log a received frame; returns it as kept (the same string unless a secret was masked)."""
