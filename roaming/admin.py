@@ -1,8 +1,11 @@
+from functools import partial
+
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 
 from ocpp_core.admin.common import ReadOnlyAdminMixin
 from powerfill.accounts.scoping import AccountScopedAdmin
@@ -101,6 +104,12 @@ class PartyAdmin(AccountScopedAdmin):
         ("The partner registers with us", {"fields": ("our_versions_url", "incoming_token")}),
         ("Connection", {"fields": ("version", "endpoints")}),
     )
+
+    @method_decorator(transaction.non_atomic_requests)
+    def changelist_view(self, request, extra_context=None):
+        """The actions call partners ("Register with the partner": the partner calls us back meanwhile), which no
+        transaction may be open for: each service commits its own writes."""
+        return super().changelist_view(request, extra_context)
 
     def get_queryset(self, request):
         unsent = Count("outbox", filter=Q(outbox__sent_at=None, outbox__gave_up_at=None), distinct=True)
@@ -310,22 +319,54 @@ class PartnerTokenAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
     )  # fmt: skip
 
 
+class OutboxStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+    CONDITIONS = {
+        "sent": Q(sent_at__isnull=False),
+        "waiting": Q(sent_at=None, gave_up_at=None),
+        "given_up": Q(sent_at=None, gave_up_at__isnull=False, cancelled_at=None),
+        "cancelled": Q(cancelled_at__isnull=False),
+    }
+
+    def lookups(self, request, model_admin):
+        return [("sent", "sent"), ("waiting", "waiting"), ("given_up", "given up"), ("cancelled", "cancelled")]
+
+    def queryset(self, request, queryset):
+        condition = self.CONDITIONS.get(self.value())
+        return queryset if condition is None else queryset.filter(condition)
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdminMixin, AccountScopedAdmin):
-    """What we push to partners: sent, waiting (for a retry, or for an older change of the same object) or given
-    up (the partner's pull catches up)."""
+    """What we push to partners: sent, waiting (for a retry, or for an older change of the same object), given
+    up (the partner's pull catches up) or cancelled (the partner's credentials ended first)."""
 
     account_lookup = "partner__account"
     formfield_overrides = URL_FIELDS_ASSUME_HTTPS
-    list_display = ("key", "method", "partner", "created_at", "attempts", "sent_at", "gave_up_at", "last_error")
-    list_filter = (("partner", admin.RelatedOnlyFieldListFilter), "method")
+    list_display = ("key", "method", "partner", "status", "created_at", "attempts", "sent_at", "last_error")
+    list_filter = (OutboxStatusFilter, ("partner", admin.RelatedOnlyFieldListFilter), "method")
     list_select_related = ("partner",)
     search_fields = ("key",)
     actions = ["retry_now"]
 
-    @admin.action(description="Retry now (given up ones too)")
+    @admin.display(description="status")
+    def status(self, obj):
+        if obj.sent_at:
+            return "sent"
+        if obj.cancelled_at:
+            return "cancelled"
+        if obj.gave_up_at:
+            return "given up"
+        return "retrying" if obj.attempts else "waiting"
+
+    @admin.action(description="Retry now (given up ones too, to registered partners)")
     def retry_now(self, request, queryset):
-        count = queryset.filter(sent_at=None).update(next_attempt_at=timezone.now(), gave_up_at=None, attempts=0)
-        for message_pk in queryset.filter(sent_at=None).values_list("pk", flat=True):
-            outbox_send_task.delay(message_pk)
+        again = queryset.filter(sent_at=None, partner__state=RegistrationState.REGISTERED)
+        message_pks = list(again.values_list("pk", flat=True))
+        count = OutboxMessage.objects.filter(pk__in=message_pks).update(
+            next_attempt_at=timezone.now(), gave_up_at=None, cancelled_at=None, attempts=0
+        )
+        for message_pk in message_pks:
+            transaction.on_commit(partial(outbox_send_task.delay, message_pk))  # sends go out once this commits
         self.message_user(request, f"{count} message(s) queued again.")

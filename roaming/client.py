@@ -4,6 +4,7 @@ envelope checked. A failure of any kind is one exception with a message an opera
 import uuid
 
 import httpx
+from django.db import connections
 
 from .protocol import authorization_header
 
@@ -12,6 +13,12 @@ TIMEOUT_SECONDS = 15
 # One client per process: it keeps connections to partners open and builds its TLS context once (a client per call
 # cost ~47 ms, most of a push). httpx clients are safe to share between a worker's threads.
 _client = httpx.Client(timeout=TIMEOUT_SECONDS)
+
+
+class PartnerCallInTransaction(RuntimeError):
+    """A call to a partner was about to start while a database transaction is open: a bug. The partner may call us
+    back meanwhile (its versions, our credentials) and wait for locks this transaction holds (SQLite's write lock,
+    rows we changed), and the transaction holds a connection for as long as the partner takes."""
 
 
 class OcpiClientError(Exception):
@@ -52,6 +59,7 @@ def ocpi_page(
 def _call(
     method: str, url: str, *, token: str, plain_token: bool, body: dict | None, timeout=TIMEOUT_SECONDS, routing=None
 ):
+    _refuse_inside_a_transaction(method, url)
     request_id = str(uuid.uuid4())
     headers = {
         **(routing or {}),
@@ -82,3 +90,12 @@ def _call(
             status_code=status_code,
         )
     return envelope.get("data"), response
+
+
+def _refuse_inside_a_transaction(method: str, url: str) -> None:
+    """Every call to a partner runs with no transaction open: read what is needed, commit, call, then write the
+    outcome in a short transaction of its own. The atomic blocks Django's test cases wrap each test in are not
+    transactions of ours, and are left out."""
+    for connection in connections.all(initialized_only=True):
+        if any(not block._from_testcase for block in connection.atomic_blocks):
+            raise PartnerCallInTransaction(f"{method} {url} inside a database transaction ({connection.alias}).")

@@ -271,7 +271,8 @@ class OutboxMessage(models.Model):
     worker claims a message with a conditional UPDATE (two workers never send the same one), and a message waits
     while an older one with the same key (one object) is unsent, so a partner gets an object's changes in order.
     Retries are bounded: after OCPI_PUSH_MAX_ATTEMPTS the message is given up, and the partner's next pull (OCPI
-    says receivers catch up by pulling) brings it the object as it is then."""
+    says receivers catch up by pulling) brings it the object as it is then. When the credentials end (a DELETE, a new
+    token A) what is unsent is cancelled: given up and marked cancelled, so nothing goes out without a token."""
 
     partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="outbox")
     key = models.CharField(max_length=200, help_text="The object, e.g. locations:DE:ACM:LOC1; order is kept per key.")
@@ -289,6 +290,11 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     gave_up_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The partner's credentials ended before it was sent: never sent (given up at the same moment).",
+    )
     last_error = models.TextField(blank=True)
 
     class Meta:

@@ -174,6 +174,14 @@ OCPI_OUTBOX_RETENTION_DAYS = env.int("OCPI_OUTBOX_RETENTION_DAYS", default=30)  
 OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=1000)  # the most objects one page of a module list holds
 OCPI_VERSIONS = env.list("OCPI_VERSIONS", default=["2.2.1", "2.1.1"])  # offered to partners, the newest used
 OCPI_DEFAULT_CURRENCY = env.str("OCPI_DEFAULT_CURRENCY", default="EUR")  # of sessions at a location without a tariff
+# A partner that registered with us takes our pushes once it has read our answer (token C): its initial sync waits.
+OCPI_SYNC_AFTER_REGISTRATION_SECONDS = env.float("OCPI_SYNC_AFTER_REGISTRATION_SECONDS", default=3.0)
+# Who this platform is in OCPI where the scripted set-up (manage.py ocpi_token_a, ocpi_register) creates the account
+# and its identity on a fresh database; each command takes options that override these.
+OCPI_ACCOUNT_NAME = env.str("OCPI_ACCOUNT_NAME", default="Powerfill")
+OCPI_COUNTRY_CODE = env.str("OCPI_COUNTRY_CODE", default="DE")
+OCPI_PARTY_ID = env.str("OCPI_PARTY_ID", default="PWF")
+OCPI_BUSINESS_NAME = env.str("OCPI_BUSINESS_NAME", default="")  # empty: the account's name
 OCPP_CALL_TIMEOUT = env.float("OCPP_CALL_TIMEOUT", default=30.0)  # seconds a charger has to answer our CALL
 OCPP_MAX_FRAME_BYTES = env.int("OCPP_MAX_FRAME_BYTES", default=256 * 1024)  # larger frames get a CALLERROR
 OCPP_MESSAGE_LOG_ENABLED = env.bool("OCPP_MESSAGE_LOG_ENABLED", default=True)

@@ -4,9 +4,11 @@ import logging
 import uuid
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import transaction
 from django.db.models import F
 from django.http import Http404
 from django.urls import Resolver404, resolve
+from django.utils.decorators import method_decorator
 from rest_framework import exceptions, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -178,7 +180,11 @@ class VersionDetailsView(OcpiView):
         return Response(envelope({"version": self.version, "endpoints": endpoints}))
 
 
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class CredentialsView(OcpiView):
+    """The handshake calls the partner back (its versions and endpoints) while answering: never inside a transaction
+    (roaming.services.credentials writes in short ones of its own)."""
+
     version = SUPPORTED_VERSION
 
     def get(self, request):

@@ -5,11 +5,23 @@ the partner POSTs its credentials (its token B and versions URL) with token A; w
 with token B, answer with our credentials carrying token C, and from then on it calls us with C, we call it with B.
 We register with a partner (party_register_with): the same with the roles swapped, from its versions URL and the
 token A it issued. PUT renews (a fresh token C), DELETE ends it; either before registration is a 405, as is a
-second POST."""
+second POST.
+
+No call to the partner runs inside a database transaction (roaming.client refuses): the partner calls us back while
+it answers (our versions and endpoints with token B, during our POST), and would wait for what the transaction
+holds. The handshake reads what it needs, calls the partner with no transaction open, and then writes the outcome in
+a short transaction of its own; its callers (the admin's action, the credentials endpoint, `manage.py
+ocpi_register`) run outside ATOMIC_REQUESTS. Once registered, either way round, the initial sync starts by itself
+(roaming.tasks.party_sync_task) after the commit."""
+
+from functools import partial
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+
+from powerfill.accounts.models import Account
 
 from .. import ocpi211
 from ..choices import OcpiRole, RegistrationState
@@ -17,6 +29,8 @@ from ..client import OcpiClientError, ocpi_request
 from ..models import OcpiIdentity, Party, PartyRole, new_token
 from ..objects import CredentialsSerializer, first_error
 from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus
+from ..tasks import party_sync_start
+from .outbox import outbox_cancel
 
 OUR_ROLES = (OcpiRole.CPO, OcpiRole.EMSP)  # Powerfill plays both for an account: its charge boxes and its tags
 
@@ -26,12 +40,62 @@ def party_invite(*, account, name: str) -> Party:
     return Party.objects.create(account=account, name=name)
 
 
+@transaction.atomic
 def party_reinvite(*, party: Party) -> Party:
-    """Start over with a partner (unregistered, or its token A leaked): a fresh token A, the old tokens void."""
+    """Start over with a partner (unregistered, or its token A leaked): a fresh token A, the old tokens void, and
+    nothing more sent to it."""
     party.state = RegistrationState.INVITED
     party.incoming_token = new_token()
     party.outgoing_token = ""
     party.save(update_fields=["state", "incoming_token", "outgoing_token", "updated_at"])
+    outbox_cancel(partner=party)
+    return party
+
+
+@transaction.atomic
+def account_ocpi_identity_ensure(*, account_name: str, country_code: str, party_id: str, business_name: str = ""):
+    """The account (created if needed) and its OCPI identity, created from these if it has none (the scripted set-up
+    on a fresh database). Raises ValidationError for a malformed or taken identity."""
+    account, _ = Account.objects.get_or_create(name=account_name)
+    if not account.ocpi_identities.exists():
+        identity = OcpiIdentity(
+            account=account,
+            country_code=country_code.upper(),
+            party_id=party_id.upper(),
+            name=business_name or account_name,
+        )
+        identity.full_clean()
+        identity.save()
+    return account
+
+
+@transaction.atomic
+def party_token_a_issue(*, account, name: str) -> Party:
+    """A partner to be, or one not registered (any more), with a fresh token A. A registered one keeps its tokens:
+    ValidationError (a new token A would end its connection: the admin's "Issue a new token A" does that)."""
+    party = Party.objects.select_for_update().filter(account=account, name=name).first()
+    if party is None:
+        return party_invite(account=account, name=name)
+    if party.state == RegistrationState.REGISTERED:
+        raise ValidationError(f"{name!r} is registered; its connection stays as it is.")
+    return party_reinvite(party=party)
+
+
+@transaction.atomic
+def party_for_registration(
+    *, account, name: str, versions_url: str, token_a: str, ocpi211_role: str = "", plain_token_header: bool = False
+) -> Party:
+    """The partner we are about to register with (party_register_with), from its versions URL and the token A it
+    issued: created, or updated if not registered yet. Raises ValidationError for bad values or a registered one."""
+    party = Party.objects.select_for_update().filter(account=account, name=name).first() or Party(
+        account=account, name=name
+    )
+    if party.state == RegistrationState.REGISTERED:
+        raise ValidationError(f"Already registered with {name!r}.")
+    party.versions_url, party.outgoing_token = versions_url, token_a
+    party.ocpi211_role, party.plain_token_header = ocpi211_role, plain_token_header
+    party.full_clean()
+    party.save()
     return party
 
 
@@ -126,24 +190,27 @@ def our_credentials_in(version: str, *, party: Party, base_url: str) -> dict:
     return credentials
 
 
+@transaction.atomic
 def credentials_unregister(*, party: Party) -> None:
-    """DELETE /credentials: the partner ends the connection; both tokens are void."""
+    """DELETE /credentials: the partner ends the connection; both tokens are void, and what was queued for it is
+    cancelled (automated traffic ends with the credentials)."""
     if party.state != RegistrationState.REGISTERED:
         raise OcpiError("Not registered.", http_status=405)
     party.state = RegistrationState.UNREGISTERED
     party.incoming_token = new_token()  # nobody knows it: the partner's token C no longer opens anything
     party.outgoing_token = ""
     party.save(update_fields=["state", "incoming_token", "outgoing_token", "updated_at"])
+    outbox_cancel(partner=party)
 
 
 def _credentials_accept(*, party: Party, credentials, base_url: str, version: str) -> dict:
+    """Read the partner's versions and endpoints (no transaction open: see the module's docstring), then store them
+    with its token and a fresh token C, if the token it called with still opens this party by then."""
     parsed = _credentials_parsed(credentials, version=version, party=party)
-    if version == ocpi211.VERSION:
-        party.plain_token_header = True  # 2.1.1 reads tokens as they are (base64 came with 2.2)
+    registering = party.state != RegistrationState.REGISTERED
+    plain = party.plain_token_header or version == ocpi211.VERSION  # 2.1.1 reads tokens as they are
     try:
-        version, endpoints = _partner_version(
-            parsed["url"], token=parsed["token"], plain=party.plain_token_header, only=version
-        )
+        version, endpoints = _partner_version(parsed["url"], token=parsed["token"], plain=plain, only=version)
     except OcpiClientError as error:
         raise OcpiError(
             f"Could not read the versions at {parsed['url']} with the token given: {error}",
@@ -151,10 +218,18 @@ def _credentials_accept(*, party: Party, credentials, base_url: str, version: st
             http_status=400,
         ) from error
     with transaction.atomic():
+        current = Party.objects.select_for_update().get(pk=party.pk)
+        if (current.state, current.incoming_token) != (party.state, party.incoming_token):
+            raise OcpiError("The credentials changed meanwhile (another POST or PUT, a new token A).", http_status=405)
+        party.plain_token_header = plain
         party.outgoing_token = parsed["token"]
         party.incoming_token = new_token()  # token C
         _party_connected(party, versions_url=parsed["url"], version=version, endpoints=endpoints)
         _party_roles_replace(party, parsed["roles"])
+        if registering:
+            # After our answer: the partner stores token C once it reads it, and only then takes our pushes.
+            wait = settings.OCPI_SYNC_AFTER_REGISTRATION_SECONDS
+            transaction.on_commit(partial(party_sync_start, party.pk, wait_seconds=wait), robust=True)
     return our_credentials_in(version, party=party, base_url=base_url)
 
 
@@ -206,6 +281,8 @@ def party_register_with(*, party: Party, base_url: str) -> Party:
         party.outgoing_token = parsed["token"]  # token C
         _party_connected(party, versions_url=parsed["url"], version=version, endpoints=endpoints)
         _party_roles_replace(party, parsed["roles"])
+        # The partner answered, so it is done: the initial sync (with eager Celery, here, before returning).
+        transaction.on_commit(partial(party_sync_start, party.pk), robust=True)
     return party
 
 

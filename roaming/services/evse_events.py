@@ -4,7 +4,7 @@ eMSP of the account, and only where the charge box is under a published location
 inserts nothing). The PATCH is built when it is sent (roaming.services.evses), from the EVSE as it is then, so a
 burst of status changes becomes one message."""
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ocpp_core.db import adapted
@@ -56,6 +56,12 @@ def evse_change_statements(*, charge_box_pk: int, connector_id: int | None = Non
 
 def evse_changes_record(*, charge_box_pk: int) -> None:
     """The same, through the ORM's connection (the charger connected or disconnected: rare, ORM code)."""
+    from .outbox import outbox_drain_soon  # outbox builds these messages (evses): imported here, not at the top
+
+    queued = 0
     with connection.cursor() as cursor:
         for sql, params in evse_change_statements(charge_box_pk=charge_box_pk):
             cursor.execute(sql, adapted(params))
+            queued += max(cursor.rowcount, 0)
+    if queued:
+        transaction.on_commit(outbox_drain_soon)

@@ -4,11 +4,14 @@ growing, jittered delay a bounded number of times."""
 
 import logging
 import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -23,6 +26,8 @@ from .sessions import NothingToSend, session_message_build
 logger = logging.getLogger(__name__)
 CLAIM = timedelta(seconds=60)  # longer than one call may take (client timeout 15 s); a dead worker's claim lapses
 FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 3600
+DRAIN_SPACING_SECONDS = 1.0  # the chargers' changes start at most one drain a second per server process
+CANCELLED = "Cancelled: the partner's credentials ended before it was sent."
 
 
 def outbox_enqueue(*, partner: Party, key: str, method: str, url: str, body) -> OutboxMessage:
@@ -71,6 +76,11 @@ def outbox_send(message_pk: int) -> bool:
     if message is None:
         return False
     partner = message.partner
+    if partner.state != RegistrationState.REGISTERED or not partner.outgoing_token:
+        # Queued before the credentials ended (a charger's change committing alongside the DELETE): no token to send
+        # it with, and no partner to send it to.
+        _cancelled(OutboxMessage.objects.filter(pk=message.pk))
+        return False
     try:
         if message.build_at_send:
             message.url, message.body = _build(message)
@@ -115,6 +125,20 @@ def outbox_due(limit: int = 1000) -> list[int]:
     )
 
 
+def outbox_cancel(*, partner: Party) -> int:
+    """The partner's credentials ended: what is unsent to it is never sent (shown as cancelled). Returns how many."""
+    return _cancelled(OutboxMessage.objects.filter(partner=partner, sent_at=None, gave_up_at=None))
+
+
+def outbox_drain_soon() -> None:
+    """The chargers' SQL queued messages (it writes outbox rows without waking a worker): drain the outbox once those
+    are committed. Call after the commit; it returns at once (the event loop's callers must not wait for partners).
+    A burst of changes makes one drain: one runs at a time, and requests meanwhile make one more after it. With a
+    broker the drain is a task for a worker (and Celery beat's drain still catches what this misses); with eager
+    Celery (the quick start, no beat) it runs here, on a thread of its own."""
+    _drainer.request()
+
+
 def outbox_purge(*, older_than_days: int | None = None) -> int:
     """Forget sent and given-up messages older than OCPI_OUTBOX_RETENTION_DAYS (Celery beat, daily); returns how
     many. What is unsent stays, however old."""
@@ -146,6 +170,11 @@ def _claim(message_pk: int) -> OutboxMessage | None:
     return OutboxMessage.objects.select_related("partner").get(pk=message_pk) if claimed else None
 
 
+def _cancelled(messages) -> int:
+    now = timezone.now()
+    return messages.update(gave_up_at=now, cancelled_at=now, claimed_until=None, last_error=CANCELLED)
+
+
 def _failed(message: OutboxMessage, error: Exception) -> None:
     now = timezone.now()
     message.attempts += 1
@@ -174,3 +203,36 @@ def _send_soon(message_pk: int) -> None:
     from ..tasks import outbox_send_task
 
     outbox_send_task.delay(message_pk)
+
+
+class _Drainer:
+    """outbox_drain_soon()'s thread: at most one drain runs and one waits, whatever the number of requests."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waiting = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpi-outbox-drain")
+
+    def request(self) -> None:
+        with self._lock:
+            if self._waiting:
+                return
+            self._waiting = True
+        self._thread.submit(self._drain)
+
+    def _drain(self) -> None:
+        from ..tasks import outbox_drain_task
+
+        with self._lock:
+            self._waiting = False  # changes committed from now on need another drain
+        close_old_connections()  # outside the request cycle: a connection the database dropped is replaced
+        try:
+            outbox_drain_task.delay()
+        except Exception:
+            logger.exception("The outbox could not be drained")
+        finally:
+            close_old_connections()
+        time.sleep(DRAIN_SPACING_SECONDS)
+
+
+_drainer = _Drainer()

@@ -4,7 +4,7 @@ token (for every other one it inserts nothing). The row is built when it is sent
 the session as it is then, by roaming.services.sessions: so changes that come while one is waiting are folded into
 it, and the partner gets the latest state, in order."""
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ocpp_core.db import adapted
@@ -71,6 +71,12 @@ def _enqueue(transaction_id: int, key: str, method: str, now, *, waiting_only: b
 
 def session_stop_record(*, transaction_id: int) -> None:
     """The same at a stop made through the ORM (an operator closing a transaction the charger never stopped)."""
+    from .outbox import outbox_drain_soon  # outbox builds these messages (sessions): imported here, not at the top
+
+    queued = 0
     with connection.cursor() as cursor:
         for sql, params in session_change_statements(transaction_id=transaction_id, stopped=True):
             cursor.execute(sql, adapted(params))
+            queued += max(cursor.rowcount, 0)
+    if queued:
+        transaction.on_commit(outbox_drain_soon)

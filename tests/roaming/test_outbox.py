@@ -9,19 +9,22 @@ from django.utils import timezone
 
 from roaming.choices import OcpiRole
 from roaming.models import ModuleSync, OutboxMessage
+from roaming.services.credentials import party_reinvite
 from roaming.services.locations import location_save
-from roaming.services.outbox import _claim, outbox_due, outbox_send
+from roaming.services.outbox import CANCELLED, _claim, outbox_due, outbox_send
 from roaming.services.resync import party_resync
 
 from ..factories import (
     LocationFactory,
     OcpiIdentityFactory,
     OcppTagFactory,
+    OperatorUserFactory,
     OutboxMessageFactory,
     PartyFactory,
     PartyRoleFactory,
     TariffFactory,
 )
+from .clients import client_of
 
 pytestmark = pytest.mark.django_db
 NOBODY = "http://127.0.0.1:9/ocpi/emsp/2.2.1/locations/DE/ACM/LOC1"  # the discard port: nothing answers
@@ -112,3 +115,61 @@ def test_a_resync_forgets_the_pulls_and_queues_everything_the_partner_receives(a
         "tokens:DE:ACM:CARD1": f"{base}/cpo/2.2.1/tokens/DE/ACM/CARD1?type=RFID",
     }
     assert ModuleSync.objects.get().pulled_until is None
+
+
+def test_ending_the_credentials_cancels_what_is_queued_and_nothing_goes_out_without_a_token(client):
+    # A push that failed once and waits for its retry, and one waiting behind it.
+    party = PartyFactory()
+    failed = OutboxMessageFactory(partner=party, url=NOBODY, key="locations:DE:ACM:LOC1")
+    outbox_send(failed.pk)
+    behind = OutboxMessageFactory(partner=party, url=NOBODY, key="locations:DE:ACM:LOC1")
+    other = OutboxMessageFactory(url=NOBODY)  # another partner's: untouched
+    failed.refresh_from_db()
+    assert failed.attempts == 1 and failed.gave_up_at is None
+
+    assert client_of(party).delete("/ocpi/2.2.1/credentials").status_code == 200
+
+    for message in (failed, behind):
+        message.refresh_from_db()
+        assert message.cancelled_at is not None and message.gave_up_at is not None and message.sent_at is None
+        assert message.last_error == CANCELLED
+    OutboxMessage.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())
+    assert outbox_due() == [other.pk]
+    assert outbox_send(failed.pk) is False
+    failed.refresh_from_db()
+    assert failed.attempts == 1  # not tried again
+
+    # A change that committed alongside the DELETE (the chargers' SQL) is cancelled when its turn comes, unsent.
+    late = OutboxMessageFactory(partner=party, url=NOBODY, key="evses:7")
+    assert outbox_send(late.pk) is False
+    late.refresh_from_db()
+    assert (late.attempts, late.last_error, late.cancelled_at is not None) == (0, CANCELLED, True)
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(OperatorUserFactory(username="root", is_superuser=True, account=None))
+    return client
+
+
+def test_the_outbox_admin_shows_cancelled_messages_as_such(superuser_client):
+    party = PartyFactory()
+    OutboxMessageFactory(partner=party, key="locations:DE:ACM:WAITING")
+    OutboxMessageFactory(partner=party, key="locations:DE:ACM:SENT", sent_at=timezone.now())
+    party_reinvite(party=party)  # a new token A also ends the credentials
+    OutboxMessageFactory(partner=PartyFactory(), key="locations:DE:ACM:OTHER")
+
+    cancelled = superuser_client.get("/admin/roaming/outboxmessage/", {"status": "cancelled"}).content.decode()
+    assert "locations:DE:ACM:WAITING" in cancelled and "SENT" not in cancelled and "OTHER" not in cancelled
+    assert '<td class="field-status">cancelled</td>' in cancelled
+    waiting = superuser_client.get("/admin/roaming/outboxmessage/", {"status": "waiting"}).content.decode()
+    assert "locations:DE:ACM:OTHER" in waiting and "WAITING" not in waiting
+
+    # "Retry now" leaves a cancelled message of a partner that is not registered alone.
+    message = OutboxMessage.objects.get(key="locations:DE:ACM:WAITING")
+    page = superuser_client.post(
+        "/admin/roaming/outboxmessage/", {"action": "retry_now", "_selected_action": [message.pk]}, follow=True
+    )
+    assert "0 message(s) queued again." in page.content.decode()
+    message.refresh_from_db()
+    assert message.cancelled_at is not None

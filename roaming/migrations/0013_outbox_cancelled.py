@@ -1,0 +1,19 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("roaming", "0012_partner_token_last_authorization"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="outboxmessage",
+            name="cancelled_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="The partner's credentials ended before it was sent: never sent (given up at the same moment).",
+                null=True,
+            ),
+        ),
+    ]
