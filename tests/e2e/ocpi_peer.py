@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from roaming.models import ReceivedCommand
+from django.utils import timezone
+
+from roaming.models import OutboxMessage, ReceivedCommand
 from roaming.services.commands import command_run
 from roaming.services.outbox import outbox_due, outbox_send
 
@@ -66,13 +69,37 @@ def peer_platform(directory: Path, **settings: str):
             peer.stop()
 
 
+PEER_PULLED = """
+import json
+from roaming.models import ModuleSync
+print(json.dumps(ModuleSync.objects.filter(module="{module}", last_pull_at__isnull=False).exists()))
+"""
+
+
+def peer_initial_pull_done(peer, module: str = "locations") -> None:
+    """Wait until the peer's initial sync (it starts by itself once we registered with it) has pulled `module` from
+    us, so that a test changing that module afterwards sees only its own changes reach the peer."""
+    deadline = time.monotonic() + 60
+    while not peer.python(PEER_PULLED.format(module=module)):
+        assert time.monotonic() < deadline, f"the peer never pulled {module}"
+        time.sleep(0.2)
+
+
 # Roaming scenarios: what a worker does, and the peer sending us commands.
 
 
 def drain() -> None:
-    """What the Celery beat's drain does (the chargers' SQL queues session messages without waking a worker)."""
-    for message_pk in outbox_due():
-        outbox_send(message_pk)
+    """What the Celery beat's drain does, and then wait for what a server process is sending meanwhile (it drains
+    by itself once the chargers' SQL queued something: roaming.services.outbox.outbox_drain_soon)."""
+    deadline = time.monotonic() + 60
+    while True:
+        for message_pk in outbox_due():
+            outbox_send(message_pk)
+        in_flight = OutboxMessage.objects.filter(sent_at=None, gave_up_at=None, claimed_until__gt=timezone.now())
+        if not in_flight.exists():
+            return
+        assert time.monotonic() < deadline, "a message stayed claimed"
+        time.sleep(0.05)
 
 
 def now() -> str:

@@ -89,7 +89,7 @@ def test_a_pull_from_a_partner_that_is_down_keeps_date_from_and_says_why(daphne_
     party_register_with(party=party, base_url=daphne_server)
     party.refresh_from_db()
     partner_locations_pull(party=party)
-    before = ModuleSync.objects.get(partner=party).pulled_until
+    before = ModuleSync.objects.get(partner=party, module="locations").pulled_until
     party.endpoints = [
         {"identifier": "locations", "role": "SENDER", "url": "http://127.0.0.1:9/ocpi/cpo/2.2.1/locations"}
     ]
@@ -98,5 +98,5 @@ def test_a_pull_from_a_partner_that_is_down_keeps_date_from_and_says_why(daphne_
     with pytest.raises(Exception, match="ConnectError"):
         partner_locations_pull(party=party)
 
-    sync = ModuleSync.objects.get(partner=party)
+    sync = ModuleSync.objects.get(partner=party, module="locations")
     assert sync.pulled_until == before and "ConnectError" in sync.last_error
