@@ -94,7 +94,8 @@ def ocpi_exception_handler(exc, context):
     else:  # a bug: logged with its traceback, and the partner still gets an envelope it can parse
         logger.exception("OCPI request %s failed", context["request"].path if context.get("request") else "?")
         code, message, http_status = OcpiStatus.SERVER_ERROR, "Internal server error.", 500
-    set_rollback()  # nothing the request wrote stays (ATOMIC_REQUESTS)
+    if not getattr(getattr(context.get("view"), "dispatch", None), "_non_atomic_requests", None):
+        set_rollback()  # nothing the request wrote stays (ATOMIC_REQUESTS); views outside it write atomically
     response = Response(envelope(status_code=code, status_message=message), status=http_status)
     if http_status == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = "Token"
