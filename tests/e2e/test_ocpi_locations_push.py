@@ -10,7 +10,7 @@ from roaming.services.credentials import party_register_with
 from roaming.services.locations import location_save
 from sites.models import Node
 
-from .ocpi_peer import drain, peer_initial_pull_done
+from .ocpi_peer import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +36,6 @@ def test_a_saved_location_reaches_the_partner_and_a_refused_push_is_sent_again(d
     party.outgoing_token = peer.python(PEER_EMSP)
     party_register_with(party=party, base_url=daphne_server)
     party.refresh_from_db()
-    peer_initial_pull_done(peer)
     node = Node.objects.create(account=acme, name="Garage")
     box = ChargeBox.objects.create(account=acme, charge_box_id="ACME-1", node=node, is_connected=True, max_current_a=32)
     Connector.objects.create(charge_box=box, connector_id=1, status="Available", status_updated_at=timezone.now())
