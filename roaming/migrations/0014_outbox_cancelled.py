@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("roaming", "0012_partner_token_last_authorization"),
+        ("roaming", "0013_cistring_unique_ignoring_case"),
     ]
 
     operations = [
