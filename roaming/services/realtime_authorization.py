@@ -1,8 +1,10 @@
 """Real-time authorization of a partner eMSP's token at our chargers (tokens module, "authorize"). The permission
 resolver has said the token's OCPP tag may charge here; a token whose whitelist is not ALWAYS is then also put to
 its eMSP, which may refuse it (no credit, blocked since the last push). What the eMSP answers decides; when it
-cannot be reached in time, or answers something that is no AuthorizationInfo (logged), ALLOWED and ALLOWED_OFFLINE
-tokens charge on what we hold, NEVER tokens do not.
+cannot be reached in time, or answers without a valid `allowed` or with an ALLOWED that is otherwise no
+AuthorizationInfo (logged), ALLOWED and ALLOWED_OFFLINE tokens charge on what we hold, NEVER tokens do not. A clear
+refusal (BLOCKED, EXPIRED, NO_CREDIT, NOT_ALLOWED) stands even when the rest of the answer is flawed (logged): the
+eMSP's no is never turned into a yes.
 
 The chargers' hot path asks in two steps: partner_token_statement (one indexed SQL statement, on the consumer's
 database path: most tags are not partners' tokens) and, only for those that are, ask_emsp in a thread of the OCPP
@@ -77,10 +79,24 @@ def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationSt
     serializer = (AuthorizationInfo211Serializer if partner.version == VERSION_211 else AuthorizationInfoSerializer)(
         data=info
     )
-    if not serializer.is_valid():
-        # An answer that is no AuthorizationInfo decides nothing: as if the eMSP could not be asked.
+    valid = serializer.is_valid()
+    allowed = _allowed_of(info)
+    if allowed is None or (allowed == AllowedType.ALLOWED and not valid):
+        # An answer without a clear `allowed`, or an ALLOWED one that is otherwise no AuthorizationInfo, decides
+        # nothing: as if the eMSP could not be asked.
         return _unreachable(token, f"its answer is no AuthorizationInfo ({first_error(serializer.errors)})")
-    allowed = serializer.validated_data["allowed"]
+    if not valid:
+        # A clear refusal is honoured whatever else is wrong with the answer: taking it for an unreachable eMSP
+        # would let an ALLOWED-whitelist token charge against its eMSP's explicit no.
+        logger.warning(
+            "Real-time authorization of %s with %s: the eMSP answered %s in an answer that is otherwise no "
+            "AuthorizationInfo (%s); the refusal stands",
+            token,
+            partner,
+            allowed,
+            first_error(serializer.errors),
+        )
+        return STATUS_OF_ALLOWED[allowed]
     if allowed == AllowedType.ALLOWED:
         # The session that follows says it was authorized so, with the eMSP's reference (sessions module).
         token.last_authorization = {
@@ -90,6 +106,13 @@ def ask_emsp(*, partner_token_pk: int, charge_box: ChargeBox) -> AuthorizationSt
         }
         token.save(update_fields=["last_authorization"])
     return STATUS_OF_ALLOWED[allowed]
+
+
+def _allowed_of(info) -> AllowedType | None:
+    """The `allowed` of an eMSP's answer when it is one of the spec's values, checked on its own so that a flaw
+    elsewhere in the answer does not hide it."""
+    allowed = info.get("allowed") if isinstance(info, dict) else None
+    return AllowedType(allowed) if isinstance(allowed, str) and allowed in AllowedType.values else None
 
 
 def _unreachable(token: PartnerToken, why: str) -> AuthorizationStatus:

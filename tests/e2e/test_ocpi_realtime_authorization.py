@@ -29,8 +29,17 @@ MALFORMED = {
     "an unknown allowed value": {"allowed": "MAYBE", "token": ANSWER_TOKEN},
     "allowed missing": {"token": ANSWER_TOKEN},
     "a list": [{"allowed": "BLOCKED", "token": ANSWER_TOKEN}],
-    "a token that is no token": {"allowed": "BLOCKED", "token": {"uid": 7}},
+    "allowed not a string": {"allowed": ["BLOCKED"], "token": ANSWER_TOKEN},
+    "ALLOWED with a token that is no token": {"allowed": "ALLOWED", "token": {"uid": 7}},
+    "ALLOWED without its token": {"allowed": "ALLOWED"},
 }
+# A clear refusal in an answer flawed elsewhere: the refusal stands (an eMSP's no is never turned into a yes).
+FLAWED_REFUSALS = {
+    "a token that is no token": {"token": {"uid": 7}},
+    "no token": {},
+    "an authorization_reference too long": {"token": ANSWER_TOKEN, "authorization_reference": "r" * 37},
+}
+REFUSALS = {"BLOCKED": "Blocked", "EXPIRED": "Expired", "NO_CREDIT": "Invalid", "NOT_ALLOWED": "Invalid"}
 
 
 @pytest.fixture
@@ -67,9 +76,9 @@ def authorize(server: str) -> str:
     return asyncio.run(scenario())
 
 
-def malformed_answers_logged(server: str) -> list[str]:
+def malformed_answers_logged(server: str, marker: str = "is no AuthorizationInfo") -> list[str]:
     log = Path(PROJECT_DIR / "tmp" / f"daphne-{server.rsplit(':', 1)[1]}.log").read_text()
-    return [line for line in log.splitlines() if "is no AuthorizationInfo" in line]
+    return [line for line in log.splitlines() if marker in line]
 
 
 def test_a_well_formed_answer_decides(daphne_server, emsp):
@@ -95,3 +104,16 @@ def test_a_malformed_answer_is_logged_and_the_whitelist_rule_decides(daphne_serv
     assert PartnerToken.objects.get(uid="SCRIPTED1").last_authorization is None
     logged = malformed_answers_logged(daphne_server)[logged_before:]
     assert len(logged) == 2 and all("Real-time authorization of NL*SCR SCRIPTED1" in line for line in logged)
+
+
+@pytest.mark.parametrize("flaw", list(FLAWED_REFUSALS))
+@pytest.mark.parametrize("allowed", list(REFUSALS))
+def test_a_clear_refusal_stands_though_the_rest_of_the_answer_is_flawed(daphne_server, emsp, allowed, flaw):
+    emsp.answer = {"status_code": 1000, "timestamp": now(), "data": {"allowed": allowed, **FLAWED_REFUSALS[flaw]}}
+    logged_before = len(malformed_answers_logged(daphne_server, "the refusal stands"))
+    # The token's whitelist is ALLOWED: were the answer taken for an unreachable eMSP, the token would charge.
+    assert authorize(daphne_server) == REFUSALS[allowed]
+    assert len(emsp.requests) == 1
+    assert PartnerToken.objects.get(uid="SCRIPTED1").last_authorization is None
+    logged = malformed_answers_logged(daphne_server, "the refusal stands")[logged_before:]
+    assert len(logged) == 1 and f"the eMSP answered {allowed}" in logged[0]
