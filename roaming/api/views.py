@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
 from django.db.models import F
 from django.http import Http404
@@ -87,10 +87,13 @@ def ocpi_exception_handler(exc, context):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, str(exc.detail), exc.status_code
     elif isinstance(exc, Http404):
         code, message, http_status = OcpiStatus.CLIENT_ERROR, "Not found.", status.HTTP_404_NOT_FOUND
-    elif isinstance(exc, RequestDataTooBig):
-        code, message, http_status = OcpiStatus.CLIENT_ERROR, "The request body is too large.", 413
+    elif isinstance(exc, PermissionDenied):  # Django's own 403, here in the envelope (django.request logs the 403)
+        code, message, http_status = OcpiStatus.CLIENT_ERROR, "Forbidden.", status.HTTP_403_FORBIDDEN
     elif isinstance(exc, SuspiciousOperation):  # Django's 400 (a malformed request), here in the envelope
-        code, message, http_status = OcpiStatus.CLIENT_ERROR, "Bad request.", status.HTTP_400_BAD_REQUEST
+        http_status = 413 if isinstance(exc, RequestDataTooBig) else status.HTTP_400_BAD_REQUEST
+        message = "The request body is too large." if http_status == 413 else "Bad request."
+        code = OcpiStatus.CLIENT_ERROR
+        _log_suspicious(exc, context.get("request"), http_status)
     else:  # a bug: logged with its traceback, and the partner still gets an envelope it can parse
         logger.exception("OCPI request %s failed", context["request"].path if context.get("request") else "?")
         code, message, http_status = OcpiStatus.SERVER_ERROR, "Internal server error.", 500
@@ -100,6 +103,14 @@ def ocpi_exception_handler(exc, context):
     if http_status == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = "Token"
     return response
+
+
+def _log_suspicious(exc: SuspiciousOperation, request, http_status: int) -> None:
+    """What Django's own handler does with a SuspiciousOperation, which this handler now answers instead: log it to
+    django.security.<its class>, where operators' alerting (and LOGGING's security handlers) look for it."""
+    logging.getLogger(f"django.security.{exc.__class__.__name__}").error(
+        str(exc), exc_info=exc, extra={"status_code": http_status, "request": getattr(request, "_request", request)}
+    )
 
 
 class OcpiJsonOnly(BaseContentNegotiation):
