@@ -20,12 +20,13 @@ from .choices import (
     TokenType,
     WhitelistType,
 )
+from .fields import CiCharField
 from .ocpi211 import PARTNER_INTERFACE
 
 
 def ci_unique(*fields: str, name: str, ci: tuple[str, ...], what: str) -> models.UniqueConstraint:
     """Unique `fields` where those in `ci` are CiStrings (country codes, party ids, OCPI ids): compared upper-cased,
-    so one id in two spellings is one row (roaming.protocol.ci_lookup finds it in any case); each row keeps the
+    so one id in two spellings is one row (a CiCharField matches it in any case); each row keeps the
     spelling it was given."""
     expressions = [Upper(field) if field in ci else models.F(field) for field in fields]
     return models.UniqueConstraint(
@@ -145,8 +146,8 @@ class PartyRole(models.Model):
 
     partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="roles")
     role = models.CharField(max_length=5, choices=OcpiRole.choices)
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
+    country_code = CiCharField(max_length=2)
+    party_id = CiCharField(max_length=3)
     business_details = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -175,7 +176,7 @@ class Location(models.Model):
         OcpiIdentity, on_delete=models.PROTECT, related_name="locations", help_text="Whose location it is in OCPI."
     )
     node = models.OneToOneField(Node, on_delete=models.CASCADE, related_name="ocpi_location")
-    ocpi_id = models.CharField("OCPI id", max_length=36, help_text="Unique among the identity's locations.")
+    ocpi_id = CiCharField("OCPI id", max_length=36, help_text="Unique among the identity's locations.")
     publish = models.BooleanField(default=True, help_text="Shown to the public by eMSPs (apps, maps).")
     name = models.CharField(max_length=255, blank=True)
     address = models.CharField(max_length=45)
@@ -223,9 +224,9 @@ class PartnerLocation(models.Model):
     2.2.1 field rules); the columns are what we look it up and order it by."""
 
     partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="locations")
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
-    ocpi_id = models.CharField("OCPI id", max_length=36)
+    country_code = CiCharField(max_length=2)
+    party_id = CiCharField(max_length=3)
+    ocpi_id = CiCharField("OCPI id", max_length=36)
     data = models.JSONField()
     last_updated = models.DateTimeField(help_text="The CPO's last_updated of the object.")
     received_at = models.DateTimeField(auto_now=True)
@@ -324,9 +325,9 @@ class PartnerToken(models.Model):
     be asked as well (real-time authorization)."""
 
     partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="tokens")
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
-    uid = models.CharField(max_length=36)
+    country_code = CiCharField(max_length=2)
+    party_id = CiCharField(max_length=3)
+    uid = CiCharField(max_length=36)
     type = models.CharField(max_length=12, choices=TokenType.choices)
     contract_id = models.CharField(max_length=36)
     valid = models.BooleanField()
@@ -376,7 +377,7 @@ class Tariff(models.Model):
     version in force when it started, so changing a tariff never changes what a past session cost."""
 
     identity = models.ForeignKey(OcpiIdentity, on_delete=models.PROTECT, related_name="tariffs")
-    ocpi_id = models.CharField("OCPI id", max_length=36, help_text="Unique among the identity's tariffs.")
+    ocpi_id = CiCharField("OCPI id", max_length=36, help_text="Unique among the identity's tariffs.")
     currency = models.CharField(max_length=3, validators=[RegexValidator(r"^[A-Z]{3}$", "ISO 4217, e.g. EUR.")])
     type = models.CharField(max_length=20, blank=True, help_text="AD_HOC_PAYMENT, PROFILE_CHEAP, ..., or blank.")
     alt_text = models.JSONField(
@@ -440,9 +441,9 @@ class PartnerObject(models.Model):
 
     partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="held_objects")
     module = models.CharField(max_length=20, help_text="sessions, cdrs, tariffs, hubclientinfo or chargingprofiles")
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
-    ocpi_id = models.CharField("OCPI id", max_length=39)
+    country_code = CiCharField(max_length=2)
+    party_id = CiCharField(max_length=3)
+    ocpi_id = CiCharField("OCPI id", max_length=39)
     data = models.JSONField()
     last_updated = models.DateTimeField(help_text="The CPO's last_updated of the object.")
     received_at = models.DateTimeField(auto_now=True)

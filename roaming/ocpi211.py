@@ -16,7 +16,7 @@ from .objects import (
     OcpiObject,
     first_error,
 )
-from .protocol import OcpiError, OcpiStatus, timestamp
+from .protocol import OcpiError, OcpiStatus, ci_equal, timestamp
 
 VERSION = "2.1.1"
 MODULES = ("credentials", "locations", "tokens", "sessions", "cdrs", "tariffs", "commands")  # what we speak in 2.1.1
@@ -229,7 +229,7 @@ COMMAND_RESULT_211 = {  # 2.2.1 CommandResult -> 2.1.1 CommandResponse (sent to 
 def _location_of_session_as_211(location: dict, evse_uid: str) -> dict:
     """2.1.1 puts the location in a session or CDR, with only the EVSE it ran at."""
     body = location_as_211(location)
-    body["evses"] = [evse for evse in body.get("evses", []) if evse["uid"] == evse_uid]
+    body["evses"] = [evse for evse in body.get("evses", []) if ci_equal(evse["uid"], evse_uid)]
     return body
 
 

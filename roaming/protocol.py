@@ -42,9 +42,9 @@ def ci_equal(one, other) -> bool:
 
 
 def ci_lookup(**values) -> dict:
-    """ORM lookups matching CiString columns case-insensitively: ci_lookup(ocpi_id=x) is {"ocpi_id__iexact": x}. What
-    a partner sent is stored as sent; it is found whatever case it is asked for in, and the unique constraints on
-    these columns are on their upper-cased values, so two spellings of one id are one row."""
+    """ORM lookups matching CiStrings case-insensitively where they are no CiCharField, i.e. keys inside a JSON
+    column: ci_lookup(data__token__uid=x) is {"data__token__uid__iexact": x}. A CiCharField column needs none: its
+    plain lookup ignores case already (roaming.fields), with the index of its unique constraint."""
     return {f"{name}__iexact": value for name, value in values.items()}
 
 

@@ -18,7 +18,7 @@ from .choices import CommandResultType, CommandType
 from .locations import location_objects, locations_of
 from .models import Location, PartnerToken, ReceivedCommand
 from .pricing import MeterSample, PricedSession, price_session
-from .protocol import timestamp
+from .protocol import ci_lookup, timestamp
 from .tariffs import tariff_version_at
 
 START_COMMAND_WINDOW = timedelta(minutes=5)
@@ -123,7 +123,7 @@ def _start_command(transaction: Transaction, token: PartnerToken) -> ReceivedCom
             partner_id=token.partner_id,
             command=CommandType.START_SESSION,
             result=CommandResultType.ACCEPTED,
-            data__token__uid=token.uid,
+            **ci_lookup(data__token__uid=token.uid),  # the token as the command named it, in any case
             finished_at__gte=transaction.started_at - START_COMMAND_WINDOW,
             created_at__lte=transaction.started_at + timedelta(seconds=5),
         )

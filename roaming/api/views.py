@@ -228,7 +228,7 @@ class CpoLocationsView(OcpiView):
         locations = locations_of(request.auth.account_id)
         if location_id is None:
             return paginated_response(request, locations, serialize=location_objects)
-        location = locations.filter(ocpi_id__iexact=location_id).first()
+        location = locations.filter(ocpi_id=location_id).first()
         if location is None:
             raise unknown_location("location", location_id)
         (body,) = location_objects([location])

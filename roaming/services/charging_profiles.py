@@ -30,7 +30,7 @@ from ..objects import (
     first_error,
     without_nulls,
 )
-from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, ci_lookup, timestamp
+from ..protocol import SUPPORTED_VERSION, OcpiError, OcpiStatus, timestamp
 from ..selectors import routing_headers
 from ..sessions import partner_running_session
 from .commands import response_url_check
@@ -200,11 +200,11 @@ def active_charging_profile_receive(*, party: Party, session_id: str, data) -> N
     role = party.roles.filter(role=OcpiRole.CPO).first()
     if role is None:
         raise OcpiError("Only a CPO reports a session's active charging profile.", http_status=403)
-    ids = {"country_code": role.country_code, "party_id": role.party_id, "ocpi_id": session_id}
-    PartnerObject.objects.update_or_create(
+    PartnerObject.objects.update_or_create(  # the ids are CiCharFields: found in any case, created as sent
         partner=party,
         module="chargingprofiles",
-        **ci_lookup(**ids),  # the session id is a CiString
+        country_code=role.country_code,
+        party_id=role.party_id,
+        ocpi_id=session_id,
         defaults={"data": without_nulls(data), "last_updated": timezone.now()},
-        create_defaults={**ids, "data": without_nulls(data), "last_updated": timezone.now()},
     )

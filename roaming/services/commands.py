@@ -193,7 +193,9 @@ def _operation_of(party: Party, command: str, valid: dict, data: dict) -> Operat
     if command == CommandType.CANCEL_RESERVATION:
         made = (
             ReceivedCommand.objects.filter(
-                partner=party, command=CommandType.RESERVE_NOW, data__reservation_id__iexact=valid["reservation_id"]
+                partner=party,
+                command=CommandType.RESERVE_NOW,
+                **ci_lookup(data__reservation_id=valid["reservation_id"]),  # a CiString inside the JSON
             )
             .exclude(reservation=None)
             .select_related("reservation__charge_box")
@@ -228,7 +230,9 @@ def _tag_of(party: Party, token: dict):
     )
     stored = party.tokens.select_related("ocpp_tag").get(
         type=token["type"],
-        **ci_lookup(country_code=token["country_code"], party_id=token["party_id"], uid=token["uid"]),
+        country_code=token["country_code"],
+        party_id=token["party_id"],
+        uid=token["uid"],
     )
     if stored.ocpp_tag is None:
         raise CommandRefused(CommandResponseType.REJECTED, stored.problem or "The token cannot be used here.")
@@ -239,7 +243,7 @@ def _evse(party, location_id, evse_uid, connector_id, *, whole_location: bool = 
     """The charge box and connector of an EVSE of our location (an EVSE is one connector row: its uid is the
     row's id, its only connector "1"). Without an EVSE: the location's only one, or for a reservation any connector
     of its only charge box (connector None)."""
-    location = locations_of(party.account_id).select_related("node").filter(ocpi_id__iexact=location_id).first()
+    location = locations_of(party.account_id).select_related("node").filter(ocpi_id=location_id).first()
     if location is None:
         raise CommandRefused(CommandResponseType.REJECTED, f"Unknown location {location_id!r}.")
     node = location.node

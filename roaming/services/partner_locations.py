@@ -35,7 +35,7 @@ from ..objects import (
     is_older,
     without_nulls,
 )
-from ..protocol import OcpiError, OcpiStatus, ci_equal, ci_lookup, unknown_location
+from ..protocol import OcpiError, OcpiStatus, ci_equal, unknown_location
 
 
 def partner_location_put(*, party: Party, country_code: str, party_id: str, location_id: str, data) -> bool:
@@ -257,14 +257,14 @@ _CHAR_VALIDATORS = {*_LENGTHS, ProhibitNullCharactersValidator, ProhibitSurrogat
 def _stored_version(party, country_code, party_id, location_id) -> tuple[int, datetime] | None:
     """(pk, last_updated) of what we hold, locked until the transaction ends; None if nothing."""
     rows = PartnerLocation.objects.filter(
-        partner=party, **ci_lookup(country_code=country_code, party_id=party_id, ocpi_id=location_id)
+        partner=party, country_code=country_code, party_id=party_id, ocpi_id=location_id
     )
     return rows.select_for_update().values_list("pk", "last_updated").first()
 
 
 def _stored(party, country_code, party_id, location_id, *, lock: bool = False) -> PartnerLocation | None:
     rows = PartnerLocation.objects.filter(
-        partner=party, **ci_lookup(country_code=country_code, party_id=party_id, ocpi_id=location_id)
+        partner=party, country_code=country_code, party_id=party_id, ocpi_id=location_id
     )
     return (rows.select_for_update() if lock else rows).first()
 

@@ -16,7 +16,7 @@ from ..objects import (
     is_older,
     without_nulls,
 )
-from ..protocol import OcpiError, OcpiStatus, ci_equal, ci_lookup, timestamp
+from ..protocol import OcpiError, OcpiStatus, ci_equal, timestamp
 
 SERIALIZERS = {
     "sessions": SessionSerializer,
@@ -126,7 +126,7 @@ def partner_client_info_put(*, party: Party, country_code: str, party_id: str, d
 
 
 def partner_client_info(*, party: Party, country_code: str, party_id: str) -> list[dict]:
-    rows = party.held_objects.filter(module="hubclientinfo", **ci_lookup(country_code=country_code, party_id=party_id))
+    rows = party.held_objects.filter(module="hubclientinfo", country_code=country_code, party_id=party_id)
     if not rows:
         raise OcpiError(f"No ClientInfo of {country_code}*{party_id}.", http_status=404)
     return [row.data for row in rows]
@@ -143,7 +143,7 @@ def partner_object(*, party: Party, module: str, country_code: str, party_id: st
 
 
 def _check_owner(party: Party, country_code: str, party_id: str) -> None:
-    if not party.roles.filter(role=OcpiRole.CPO, **ci_lookup(country_code=country_code, party_id=party_id)).exists():
+    if not party.roles.filter(role=OcpiRole.CPO, country_code=country_code, party_id=party_id).exists():
         raise OcpiError(
             f"{country_code}*{party_id} is not a CPO of this partner: it may write only its own objects.",
             http_status=403,
@@ -172,7 +172,7 @@ def _valid(module: str, data) -> dict:
 
 def _stored(party, module, country_code, party_id, object_id, *, lock: bool = False) -> PartnerObject | None:
     rows = PartnerObject.objects.filter(
-        partner=party, module=module, **ci_lookup(country_code=country_code, party_id=party_id, ocpi_id=object_id)
+        partner=party, module=module, country_code=country_code, party_id=party_id, ocpi_id=object_id
     )
     return (rows.select_for_update() if lock else rows).first()
 

@@ -18,7 +18,7 @@ from ocpp_core.validators import id_tag_validator
 from ..choices import OcpiRole, TokenType
 from ..models import PartnerToken, Party
 from ..objects import TokenSerializer, first_error, without_nulls
-from ..protocol import OcpiError, OcpiStatus, ci_equal, ci_lookup, unknown_token
+from ..protocol import OcpiError, OcpiStatus, ci_equal, unknown_token
 
 
 def partner_token_put(
@@ -134,7 +134,7 @@ def _token_group(party: Party) -> OcppTagGroup:
 
 
 def _check_owner(party: Party, country_code: str, party_id: str) -> None:
-    if not party.roles.filter(role=OcpiRole.EMSP, **ci_lookup(country_code=country_code, party_id=party_id)).exists():
+    if not party.roles.filter(role=OcpiRole.EMSP, country_code=country_code, party_id=party_id).exists():
         raise OcpiError(
             f"{country_code}*{party_id} is not an eMSP of this partner: it may write only its own tokens.",
             http_status=403,
@@ -152,7 +152,7 @@ def _valid(data) -> dict:
 
 def _stored(party, country_code, party_id, uid, token_type, *, lock: bool = False) -> PartnerToken | None:
     rows = PartnerToken.objects.filter(
-        partner=party, type=token_type, **ci_lookup(country_code=country_code, party_id=party_id, uid=uid)
+        partner=party, type=token_type, country_code=country_code, party_id=party_id, uid=uid
     ).select_related("partner", "ocpp_tag")
     return (rows.select_for_update(of=("self",)) if lock else rows).first()
 
