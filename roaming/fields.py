@@ -1,7 +1,7 @@
 """Model fields of the roaming app."""
 
 from django.db import models
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, In
 
 
 class CiCharField(models.CharField):
@@ -26,3 +26,20 @@ class CiExact(Exact):
     def process_rhs(self, compiler, connection):
         sql, params = super().process_rhs(compiler, connection)
         return f"UPPER({sql})", params
+
+
+@CiCharField.register_lookup
+class CiIn(In):
+    """`in` on a CiCharField with a list of values: UPPER(column) IN (the values upper-cased). A subquery is compared
+    as In does (its column's case as stored): say `exact` through a join where case must not matter."""
+
+    lookup_name = "in"
+
+    def get_prep_lookup(self):
+        if self.rhs_is_direct_value():
+            self.rhs = [value.upper() if isinstance(value, str) else value for value in self.rhs]
+        return super().get_prep_lookup()
+
+    def process_lhs(self, compiler, connection, lhs=None):
+        sql, params = super().process_lhs(compiler, connection, lhs)
+        return (f"UPPER({sql})", params) if self.rhs_is_direct_value() else (sql, params)

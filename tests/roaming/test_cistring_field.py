@@ -74,6 +74,7 @@ def test_a_plain_lookup_finds_a_cistring_in_any_case(rows, spell):
         value = spell(getattr(stored, name))
         assert model.objects.filter(**{name: value}).get() == stored, (model.__name__, name)
         assert not model.objects.exclude(**{name: value}).filter(pk=stored.pk).exists()
+        assert model.objects.filter(**{f"{name}__in": ["other", value]}).get() == stored, (model.__name__, name)
     partner = rows[PartyRole].partner
     assert partner.tokens.get_or_create(country_code="NL", party_id="EX1", uid=spell("tok-1"), type="RFID")[1] is False
 
