@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('roaming', '0013_cistring_unique_ignoring_case'),
+        ('roaming', '0014_outbox_cancelled'),
     ]
 
     # The field class only: a CiCharField is the same varchar column, its lookups compare upper-cased (they use the
