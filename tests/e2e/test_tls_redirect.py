@@ -1,6 +1,7 @@
 """Under production settings plain http:// answers 301 to https:// and ws:// answers 301 to wss://."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def test_check_deploy_is_clean_under_production_settings(django_db_setup, django
     with django_db_blocker.unblock():
         database_url = database_url_for_children()
     result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", "check", "--deploy", "--database", "default"],
         cwd=PROJECT_DIR,
         env={
             **os.environ,
@@ -90,4 +91,6 @@ def test_check_deploy_is_clean_under_production_settings(django_db_setup, django
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+    # The only warning allowed is the one about the test's own database, where it is SQLite (the default pass).
+    expected = {"powerfill.W002"} if database_url.startswith("sqlite") else set()
+    assert set(re.findall(r"\((\w+\.\w+)\)", result.stdout + result.stderr)) == expected, result.stdout + result.stderr
