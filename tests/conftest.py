@@ -61,10 +61,14 @@ def _flush_outlasts_late_server_writes():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit counts live in the cache; every test starts with a clean window."""
+    """Every test starts with an empty cache and unspent rate limits (kept in Redis, which clearing the cache
+    empties, or in the process's limiter, made anew)."""
     from django.core.cache import cache
 
+    from powerfill.api.throttling import rate_limiter
+
     cache.clear()
+    rate_limiter.cache_clear()
     yield
 
 

@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        import powerfill.api.checks  # noqa: F401  (registers the API settings' system checks)
         import powerfill.api.schema  # noqa: F401  (registers the OpenAPI authentication extensions)
         import powerfill.checks  # noqa: F401  (registers the deployment checks)
 

@@ -1,4 +1,4 @@
-from .throttling import rate_limit_usage
+from .throttling import rate_limit_hit
 
 API_PREFIX = "/api/v1/"
 
@@ -17,8 +17,8 @@ class RateLimitHeadersMiddleware:
         response = self.get_response(request)
         if not request.path.startswith(API_PREFIX):
             return response
-        usage = getattr(request, "rate_limit_usage", None) or rate_limit_usage(request)
-        if usage is not None:
-            response["X-Rate-Limit-Remaining"] = str(usage.remaining)
-            response.setdefault("X-Rate-Limit-Limit", str(usage.limit))
+        decision = getattr(request, "rate_limit_decision", None) or rate_limit_hit(request)
+        if decision is not None:
+            response["X-Rate-Limit-Remaining"] = str(decision.remaining)
+            response.setdefault("X-Rate-Limit-Limit", str(decision.limit))
         return response

@@ -1,35 +1,25 @@
-"""The per-account API rate limit (settings.API_RATE_LIMIT, 600/m by default), counted with django-ratelimit.
+"""The per-account API rate limit: settings.API_RATE_LIMIT (600/m by default) calls in any rolling window.
 
-Counts live in the default cache: Redis in production, so every server process shares one count per account.
-Calls that fail before authentication completes are counted per client IP instead, so every response can say
-how many calls remain.
+Counted in Redis when REDIS_URL is set, so every server process shares one count per account; otherwise in this
+process (the quick start runs one). Calls that fail before authentication completes are counted per client IP
+instead, so every response can say how many calls remain.
 """
 
-from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
-from django_ratelimit.core import get_usage
 from rest_framework.throttling import BaseThrottle
 
-GROUP = "powerfill.api"
+from .rate_limit import Decision, LocalSlidingLog, RedisSlidingLog, rate_parse, retry_after_header
 
 
-@dataclass(frozen=True)
-class RateLimitUsage:
-    limit: int
-    count: int
-    seconds_left: int
-
-    @property
-    def remaining(self) -> int:
-        return max(self.limit - self.count, 0)
-
-    @property
-    def exceeded(self) -> bool:
-        return self.count > self.limit
+@cache
+def rate_limiter(redis_url: str | None) -> LocalSlidingLog | RedisSlidingLog:
+    """One limiter per store for the process's life (a Redis client per call would connect anew each time)."""
+    return RedisSlidingLog(redis_url) if redis_url else LocalSlidingLog()
 
 
-def _client_key(group, request) -> str:
+def _client_key(request) -> str:
     """The caller's account once authenticated; before that (or for anonymous calls) its IP address."""
     account = getattr(getattr(request, "user", None), "account", None)
     if account is not None:
@@ -37,21 +27,20 @@ def _client_key(group, request) -> str:
     return f"ip:{request.META.get('REMOTE_ADDR', '')}"
 
 
-def rate_limit_usage(request) -> RateLimitUsage | None:
-    """Count this request and return the window's usage (None when rate limiting is disabled)."""
-    usage = get_usage(request, group=GROUP, key=_client_key, rate=settings.API_RATE_LIMIT, increment=True)
-    if usage is None:
+def rate_limit_hit(request) -> Decision | None:
+    """Count this request; None when rate limiting is disabled (API_RATE_LIMIT empty)."""
+    if not settings.API_RATE_LIMIT:
         return None
-    # django-ratelimit reports limit 0 / time_left -1 when the cache failed; it then limits (fail closed).
-    return RateLimitUsage(limit=usage["limit"], count=usage["count"], seconds_left=max(usage["time_left"], 1))
+    limiter = rate_limiter(settings.REDIS_URL)
+    return limiter.hit(_client_key(request), rate_parse(settings.API_RATE_LIMIT))
 
 
 class AccountRateThrottle(BaseThrottle):
     def allow_request(self, request, view):
-        self.usage = rate_limit_usage(request)
+        self.decision = rate_limit_hit(request)
         # On the Django request, where RateLimitHeadersMiddleware reads it.
-        request._request.rate_limit_usage = self.usage
-        return self.usage is None or not self.usage.exceeded
+        request._request.rate_limit_decision = self.decision
+        return self.decision is None or self.decision.allowed
 
     def wait(self):
-        return self.usage.seconds_left if self.usage else None
+        return retry_after_header(self.decision) if self.decision else None

@@ -37,7 +37,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "mptt",
     "import_export",
-    "django_ratelimit",
     "powerfill.accounts",
     "sites",
     "ocpp_core",
@@ -220,16 +219,9 @@ CELERY_BEAT_SCHEDULE = {
     "purge-ocpi-outbox": {"task": "roaming.tasks.outbox_purge_task", "schedule": 86400},
 }
 
-# API rate limit per account, counted in the default cache (Redis in production, so every process shares it).
+# API rate limit per account: this many calls in any rolling window ("600/m", "50/10s", "1000/h"; empty: no limit),
+# counted in Redis when REDIS_URL is set (every process shares it), otherwise in the process (powerfill.api.rate_limit).
 API_RATE_LIMIT = env("API_RATE_LIMIT", default="600/m")
-RATELIMIT_USE_CACHE = "default"
-SILENCED_SYSTEM_CHECKS = [
-    # Django's own RedisCache increments atomically (INCRBY); django-ratelimit only lists third-party backends.
-    "django_ratelimit.W001",
-]
-if not REDIS_URL:
-    # A local-memory cache counts per process; that is right for the one-process quick start and tests.
-    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # The largest request body (Django's default is 2.5 MB; a whole site tree in one POST can be larger). Above: 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
