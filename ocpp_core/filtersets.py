@@ -9,7 +9,7 @@ from django.db.models import Q, TextChoices
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from powerfill.api.fields import INT32_MAX
+from powerfill.api.filters import StrictFilterSet, WholeNumberFilter, WholeNumberInFilter
 
 from .selectors import ocpp_tags_expired_q
 
@@ -34,17 +34,13 @@ def _tri_state(queryset, value: str, condition: Q):
     return queryset
 
 
-class OcppTagFilterSet(django_filters.FilterSet):
-    ocppTagPk = django_filters.NumberFilter(
-        field_name="pk", min_value=1, max_value=INT32_MAX, help_text="Database primary key of the OCPP tag"
-    )
+class OcppTagFilterSet(StrictFilterSet):
+    ocppTagPk = WholeNumberFilter(field_name="pk", min_value=1, help_text="Database primary key of the OCPP tag")
     idTag = django_filters.CharFilter(field_name="id_tag", lookup_expr="iexact", help_text="The OCPP tag")
     parentIdTag = django_filters.CharFilter(
         field_name="parent__id_tag", lookup_expr="iexact", help_text="The parent OCPP tag of this OCPP tag"
     )
-    userId = django_filters.NumberFilter(
-        field_name="user_id", min_value=1, max_value=INT32_MAX, help_text="The User ID"
-    )
+    userId = WholeNumberFilter(field_name="user_id", min_value=1, help_text="The User ID")
     expired = django_filters.ChoiceFilter(
         choices=TriState.choices,
         method="filter_expired",
@@ -101,21 +97,17 @@ class PeriodType(TextChoices):
     FROM_TO = "FROM_TO"
 
 
-class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
-    pass
-
-
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     pass
 
 
-class TransactionFilterSet(django_filters.FilterSet):
+class TransactionFilterSet(StrictFilterSet):
     """SteVe's transaction query (GET /api/v1/transactions). List parameters come repeated or comma separated."""
 
-    transactionPk = NumberInFilter(
-        field_name="pk", min_value=1, max_value=INT32_MAX, help_text="Database primary keys of the transactions"
+    transactionPk = WholeNumberInFilter(
+        field_name="pk", min_value=1, help_text="Database primary keys of the transactions"
     )
-    connectorId = django_filters.NumberFilter(field_name="connector_id", min_value=0, max_value=INT32_MAX)
+    connectorId = WholeNumberFilter(field_name="connector_id", min_value=0)
     type = django_filters.ChoiceFilter(
         choices=TransactionType.choices, method="filter_type", help_text="Active, stopped or all. Defaults to ALL"
     )
@@ -126,7 +118,7 @@ class TransactionFilterSet(django_filters.FilterSet):
     )
     chargeBoxId = CharInFilter(field_name="charge_box__charge_box_id", help_text="The charge box identifiers")
     ocppIdTag = CharInFilter(method="filter_id_tags", help_text="The OCPP tags (compared case-insensitively)")
-    userId = NumberInFilter(field_name="ocpp_tag__user_id", min_value=1, max_value=INT32_MAX, help_text="User IDs")
+    userId = WholeNumberInFilter(field_name="ocpp_tag__user_id", min_value=1, help_text="User IDs")
     # Read by filter_period; declared so they appear in the schema and are validated as date-times. "from" is a
     # Python keyword, so it is renamed below the class.
     from_ = django_filters.IsoDateTimeFilter(method="ignore", help_text="Started at or after (ISO 8601)")

@@ -21,7 +21,7 @@ from ocpp.v16.enums import (
 from rest_framework import serializers
 
 from permissions.selectors import tag_authorization
-from powerfill.api.fields import Int32Field
+from powerfill.api.fields import Int32Field, StrictBooleanField, StrictCharField, StrictChoiceField
 
 from .choices import ReservationStatus
 from .models import (
@@ -88,7 +88,7 @@ class OperationRefused(Exception):
 
 class MultipleChargePointSelect(serializers.Serializer):
     chargeBoxIdList = serializers.ListField(
-        child=serializers.CharField(max_length=48),
+        child=StrictCharField(max_length=48),
         min_length=1,
         help_text="The identifiers of the charge boxes; should contain at least 1 element.",
     )
@@ -96,7 +96,7 @@ class MultipleChargePointSelect(serializers.Serializer):
 
 class SingleChargeBox(serializers.Serializer):
     chargeBoxIdList = serializers.ListField(
-        child=serializers.CharField(max_length=48),
+        child=StrictCharField(max_length=48),
         min_length=1,
         max_length=1,
         help_text="Should contain exactly 1 element.",
@@ -153,7 +153,7 @@ def _authorized_tag(*, charge_box: ChargeBox, id_tag: str) -> OcppTag:
 
 
 class ChangeAvailabilityParams(MultipleChargePointSelect):
-    availType = serializers.ChoiceField(choices=[t.value for t in AvailabilityType])
+    availType = StrictChoiceField(choices=[t.value for t in AvailabilityType])
     connectorId = Int32Field(min_value=0, required=False, default=0)
 
 
@@ -167,10 +167,10 @@ class ChangeAvailability(Operation):
 
 
 class ChangeConfigurationParams(MultipleChargePointSelect):
-    keyType = serializers.ChoiceField(choices=["PREDEFINED", "CUSTOM"])
-    confKey = serializers.ChoiceField(choices=WRITABLE_CONFIGURATION_KEYS, required=False)
-    customConfKey = serializers.CharField(max_length=50, required=False)
-    value = serializers.CharField(max_length=500, allow_blank=True)
+    keyType = StrictChoiceField(choices=["PREDEFINED", "CUSTOM"])
+    confKey = StrictChoiceField(choices=WRITABLE_CONFIGURATION_KEYS, required=False)
+    customConfKey = StrictCharField(max_length=50, required=False)
+    value = StrictCharField(max_length=500, allow_blank=True)
 
     def validate(self, attrs):
         key = attrs.get("confKey") if attrs["keyType"] == "PREDEFINED" else attrs.get("customConfKey")
@@ -224,9 +224,9 @@ class ClearCache(Operation):
 
 
 class DataTransferParams(MultipleChargePointSelect):
-    vendorId = serializers.CharField(max_length=255)
-    messageId = serializers.CharField(max_length=50, required=False)
-    data = serializers.CharField(required=False, allow_blank=True)
+    vendorId = StrictCharField(max_length=255)
+    messageId = StrictCharField(max_length=50, required=False)
+    data = StrictCharField(required=False, allow_blank=True)
 
 
 @_operation
@@ -245,8 +245,8 @@ class DataTransfer(Operation):
 
 
 class GetConfigurationParams(MultipleChargePointSelect):
-    confKeyList = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
-    commaSeparatedCustomConfKeys = serializers.CharField(required=False, allow_blank=True)
+    confKeyList = serializers.ListField(child=StrictCharField(max_length=50), required=False)
+    commaSeparatedCustomConfKeys = StrictCharField(required=False, allow_blank=True)
 
 
 @_operation
@@ -278,7 +278,7 @@ class GetConfiguration(Operation):
 
 
 class RemoteStartTransactionParams(SingleChargeBox):
-    idTag = serializers.CharField(max_length=20)
+    idTag = StrictCharField(max_length=20)
     connectorId = Int32Field(min_value=0, required=False)
     chargingProfilePk = Int32Field(
         min_value=0, required=False, help_text="A stored charging profile whose purpose is TxProfile."
@@ -320,7 +320,7 @@ class RemoteStopTransaction(Operation):
 
 
 class ResetParams(MultipleChargePointSelect):
-    resetType = serializers.ChoiceField(choices=[t.value for t in ResetType])
+    resetType = StrictChoiceField(choices=[t.value for t in ResetType])
 
 
 @_operation
@@ -349,7 +349,7 @@ class UnlockConnector(Operation):
 
 
 class GetDiagnosticsParams(MultipleChargePointSelect):
-    location = serializers.CharField(max_length=512, help_text="The URL the charger uploads the file to.")
+    location = StrictCharField(max_length=512, help_text="The URL the charger uploads the file to.")
     retries = Int32Field(min_value=1, required=False)
     retryInterval = Int32Field(min_value=1, required=False)
     start = serializers.DateTimeField(required=False)
@@ -378,7 +378,7 @@ class GetDiagnostics(Operation):
 
 
 class UpdateFirmwareParams(MultipleChargePointSelect):
-    location = serializers.CharField(max_length=512, help_text="The URL the charger downloads the firmware from.")
+    location = StrictCharField(max_length=512, help_text="The URL the charger downloads the firmware from.")
     retrieveDateTime = serializers.DateTimeField()
     retries = Int32Field(min_value=1, required=False)
     retryInterval = Int32Field(min_value=1, required=False)
@@ -418,15 +418,15 @@ class GetLocalListVersion(Operation):
 
 class SendLocalListParams(MultipleChargePointSelect):
     listVersion = Int32Field(required=False, help_text="Default: one more than the version last sent to that charger.")
-    updateType = serializers.ChoiceField(choices=[t.value for t in UpdateType])
+    updateType = StrictChoiceField(choices=[t.value for t in UpdateType])
     addUpdateList = serializers.ListField(
-        child=serializers.CharField(max_length=20),
+        child=StrictCharField(max_length=20),
         required=False,
         help_text="ID tags to add or update. Without it and deleteList, the list is built from the permission model: "
         "the tags that may charge at that charger.",
     )
-    deleteList = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
-    sendEmptyListWhenFull = serializers.BooleanField(required=False, default=False)
+    deleteList = serializers.ListField(child=StrictCharField(max_length=20), required=False)
+    sendEmptyListWhenFull = StrictBooleanField(required=False, default=False)
 
 
 @_operation
@@ -474,7 +474,7 @@ class SendLocalList(Operation):
 class ReserveNowParams(SingleChargeBox):
     connectorId = Int32Field(min_value=0, help_text="0 reserves any connector of the charger.")
     expiry = serializers.DateTimeField()
-    idTag = serializers.CharField(max_length=20)
+    idTag = StrictCharField(max_length=20)
 
     def validate_expiry(self, value):
         if value <= timezone.now():
@@ -587,12 +587,10 @@ class SetChargingProfile(Operation):
 
 
 class ClearChargingProfileParams(MultipleChargePointSelect):
-    filterType = serializers.ChoiceField(choices=["ChargingProfileId", "OtherParameters"])
+    filterType = StrictChoiceField(choices=["ChargingProfileId", "OtherParameters"])
     chargingProfilePk = Int32Field(min_value=0, required=False)
     connectorId = Int32Field(min_value=0, required=False)
-    chargingProfilePurpose = serializers.ChoiceField(
-        choices=[p.value for p in ChargingProfilePurposeType], required=False
-    )
+    chargingProfilePurpose = StrictChoiceField(choices=[p.value for p in ChargingProfilePurposeType], required=False)
     stackLevel = Int32Field(min_value=0, required=False)
 
     def validate(self, attrs):
@@ -635,7 +633,7 @@ class ClearChargingProfile(Operation):
 class GetCompositeScheduleParams(MultipleChargePointSelect):
     connectorId = Int32Field(min_value=0)
     durationInSeconds = Int32Field(min_value=0)
-    chargingRateUnit = serializers.ChoiceField(choices=[u.value for u in ChargingRateUnitType], required=False)
+    chargingRateUnit = StrictChoiceField(choices=[u.value for u in ChargingRateUnitType], required=False)
 
 
 @_operation
@@ -663,7 +661,7 @@ class GetCompositeSchedule(Operation):
 
 
 class TriggerMessageParams(MultipleChargePointSelect):
-    triggerMessage = serializers.ChoiceField(
+    triggerMessage = StrictChoiceField(
         choices=[
             "BootNotification",
             "DiagnosticsStatusNotification",
@@ -689,7 +687,7 @@ class TriggerMessage(Operation):
 
 
 class ExtendedTriggerMessageParams(MultipleChargePointSelect):
-    triggerMessage = serializers.ChoiceField(
+    triggerMessage = StrictChoiceField(
         choices=[
             "BootNotification",
             "LogStatusNotification",
@@ -713,8 +711,8 @@ class ExtendedTriggerMessage(Operation):
 
 
 class InstallCertificateParams(MultipleChargePointSelect):
-    certificateType = serializers.ChoiceField(choices=[c.value for c in CertificateUse])
-    certificate = serializers.CharField(max_length=5500, help_text="PEM-encoded X.509 certificate")
+    certificateType = StrictChoiceField(choices=[c.value for c in CertificateUse])
+    certificate = StrictCharField(max_length=5500, help_text="PEM-encoded X.509 certificate")
 
 
 @_operation
@@ -727,7 +725,7 @@ class InstallCertificate(Operation):
 
 
 class GetInstalledCertificateIdsParams(MultipleChargePointSelect):
-    certificateType = serializers.ChoiceField(choices=[c.value for c in CertificateUse])
+    certificateType = StrictChoiceField(choices=[c.value for c in CertificateUse])
 
 
 @_operation
@@ -785,8 +783,8 @@ class DeleteCertificate(Operation):
 
 
 class GetLogParams(MultipleChargePointSelect):
-    logType = serializers.ChoiceField(choices=[t.value for t in Log])
-    location = serializers.CharField(max_length=512)
+    logType = StrictChoiceField(choices=[t.value for t in Log])
+    location = StrictCharField(max_length=512)
     retries = Int32Field(min_value=1, required=False)
     retryInterval = Int32Field(min_value=1, required=False)
     start = serializers.DateTimeField(required=False)
@@ -823,11 +821,11 @@ class GetLog(Operation):
 
 
 class SignedUpdateFirmwareParams(MultipleChargePointSelect):
-    location = serializers.CharField(max_length=512)
+    location = StrictCharField(max_length=512)
     retrieveDateTime = serializers.DateTimeField()
     installDateTime = serializers.DateTimeField(required=False)
-    signingCertificate = serializers.CharField(max_length=5500)
-    signature = serializers.CharField(max_length=800)
+    signingCertificate = StrictCharField(max_length=5500)
+    signature = StrictCharField(max_length=800)
     retries = Int32Field(min_value=1, required=False)
     retryInterval = Int32Field(min_value=1, required=False)
 
@@ -859,7 +857,7 @@ class SignedUpdateFirmware(Operation):
 
 
 class CertificateSignedParams(MultipleChargePointSelect):
-    certificateChain = serializers.CharField(max_length=10000, help_text="PEM: the charger's certificate chain.")
+    certificateChain = StrictCharField(max_length=10000, help_text="PEM: the charger's certificate chain.")
 
 
 @_operation

@@ -1,12 +1,26 @@
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from rest_framework import serializers
 
 from ocpp_core.choices import REGISTRATION_STATUS_CHOICES, OcppProtocol, PhaseRotation
 from ocpp_core.models import OcppTag, User
 from ocpp_core.validators import charge_box_id_validator, id_tag_validator
-from powerfill.api.fields import AccountPrimaryKeyRelatedField, Int32Field
+from powerfill.api.fields import (
+    AccountPrimaryKeyRelatedField,
+    Int32Field,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictEmailField,
+    StrictFloatField,
+)
 from sites.choices import PhaseCount
 from sites.models import Node
+
+# What the charge box services check of a non-blank value (blank clears it), said in the fields so that the OpenAPI
+# document states it.
+CHARGER_PASSWORD = RegexValidator(r"^[!-~]{16,40}$", "Use 16 to 40 printable ASCII characters.")
+UPSTREAM_URL = RegexValidator(r"^wss?://[^\x00]*$", "Use a ws:// or wss:// URL.")
 
 
 class ConnectorSerializer(serializers.Serializer):
@@ -19,14 +33,14 @@ class ConnectorSerializer(serializers.Serializer):
 
 class ChargeBoxSerializer(serializers.Serializer):
     chargeBoxPk = serializers.IntegerField(source="pk", read_only=True)
-    chargeBoxId = serializers.CharField(
+    chargeBoxId = StrictCharField(
         source="charge_box_id",
         max_length=48,
         validators=[charge_box_id_validator],
         help_text="The OCPP identity: the last part of the charger's WebSocket URL. Unique.",
     )
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    registrationStatus = serializers.ChoiceField(
+    description = StrictCharField(required=False, allow_blank=True, default="")
+    registrationStatus = StrictChoiceField(
         source="registration_status", choices=REGISTRATION_STATUS_CHOICES, required=False, default="Accepted"
     )
     nodeId = AccountPrimaryKeyRelatedField(
@@ -38,35 +52,43 @@ class ChargeBoxSerializer(serializers.Serializer):
         default=None,
         help_text="The site node this station is assigned to (null: none; it then admits nobody).",
     )
-    ocppProtocol = serializers.ChoiceField(source="ocpp_protocol", choices=OcppProtocol.choices, read_only=True)
+    ocppProtocol = serializers.ChoiceField(
+        source="ocpp_protocol",
+        choices=OcppProtocol.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="The subprotocol the charger last connected with; empty until it first connects.",
+    )
     chargePointVendor = serializers.CharField(source="charge_point_vendor", read_only=True)
     chargePointModel = serializers.CharField(source="charge_point_model", read_only=True)
     chargePointSerialNumber = serializers.CharField(source="charge_point_serial_number", read_only=True)
     chargeBoxSerialNumber = serializers.CharField(source="charge_box_serial_number", read_only=True)
     firmwareVersion = serializers.CharField(source="firmware_version", read_only=True)
-    lastHeartbeat = serializers.DateTimeField(source="last_heartbeat_at", read_only=True)
+    lastHeartbeat = serializers.DateTimeField(source="last_heartbeat_at", read_only=True, allow_null=True)
     connected = serializers.BooleanField(source="is_connected", read_only=True)
     connectors = ConnectorSerializer(many=True, read_only=True)
-    authPassword = serializers.CharField(
+    authPassword = StrictCharField(
         source="auth_password",
         write_only=True,
         required=False,
         allow_null=True,
         allow_blank=True,
+        validators=[CHARGER_PASSWORD],
         help_text="HTTP Basic password the charger must present (16-40 characters); stored hashed. null clears it.",
     )
-    upstreamUrl = serializers.CharField(
+    upstreamUrl = StrictCharField(
         source="upstream_url",
         max_length=500,
         required=False,
         allow_blank=True,
         default="",
+        validators=[UPSTREAM_URL],
         help_text="Proxy mode: the third-party CSMS (ws:// or wss://) this charger is also connected to.",
     )
-    maxCurrentA = serializers.FloatField(source="max_current_a", min_value=0, required=False, default=32)
-    minCurrentA = serializers.FloatField(source="min_current_a", min_value=0, required=False, default=6)
-    phases = serializers.ChoiceField(choices=PhaseCount.choices, required=False, default=PhaseCount.THREE)
-    phaseRotation = serializers.ChoiceField(
+    maxCurrentA = StrictFloatField(source="max_current_a", min_value=0, required=False, default=32)
+    minCurrentA = StrictFloatField(source="min_current_a", min_value=0, required=False, default=6)
+    phases = StrictChoiceField(choices=PhaseCount.choices, required=False, default=PhaseCount.THREE)
+    phaseRotation = StrictChoiceField(
         source="phase_rotation", choices=PhaseRotation.choices, required=False, default=PhaseRotation.RST
     )
 
@@ -93,13 +115,13 @@ class OcppTagOverviewSerializer(serializers.Serializer):
 class OcppTagFormSerializer(serializers.Serializer):
     """SteVe's OcppTagForm, plus `userPk` to name the tag's holder."""
 
-    idTag = serializers.CharField(
+    idTag = StrictCharField(
         source="id_tag",
         max_length=20,
         validators=[id_tag_validator],
         help_text="Used when creating; ignored when updating (an idTag never changes).",
     )
-    parentIdTag = serializers.CharField(source="parent_id_tag", required=False, allow_null=True, allow_blank=True)
+    parentIdTag = StrictCharField(source="parent_id_tag", required=False, allow_null=True, allow_blank=True)
     expiryDate = serializers.DateTimeField(
         source="expiry_date",
         required=False,
@@ -113,7 +135,7 @@ class OcppTagFormSerializer(serializers.Serializer):
         min_value=-1,
         help_text="0 blocks the tag, -1 allows any number of sessions at once. Default 1.",
     )
-    note = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    note = StrictCharField(required=False, allow_null=True, allow_blank=True)
     userPk = AccountPrimaryKeyRelatedField(
         source="user",
         queryset=User.objects.all(),
@@ -121,11 +143,6 @@ class OcppTagFormSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
     )
-
-    def __init__(self, *args, updating: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        if updating:
-            self.fields["idTag"].required = False
 
     def validate_expiryDate(self, value):
         if value is not None and value <= timezone.now():
@@ -136,6 +153,16 @@ class OcppTagFormSerializer(serializers.Serializer):
         attrs["note"] = attrs.get("note") or ""
         attrs["parent_id_tag"] = attrs.get("parent_id_tag") or None
         return attrs
+
+
+class OcppTagUpdateFormSerializer(OcppTagFormSerializer):
+    """The form of PUT: SteVe's form, every field optional (absent ones return to their defaults; idTag is ignored,
+    an idTag never changes)."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["idTag"].required = False
+        return fields
 
 
 class OcppTagPksSerializer(serializers.Serializer):
@@ -151,11 +178,11 @@ class UserSerializer(serializers.Serializer):
     """A tag holder. PUT replaces the text fields (absent ones become empty) and, when given, the tag set."""
 
     userPk = serializers.IntegerField(source="pk", read_only=True)
-    firstName = serializers.CharField(source="first_name", max_length=100, required=False, allow_blank=True, default="")
-    lastName = serializers.CharField(source="last_name", max_length=100, required=False, allow_blank=True, default="")
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    phone = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    firstName = StrictCharField(source="first_name", max_length=100, required=False, allow_blank=True, default="")
+    lastName = StrictCharField(source="last_name", max_length=100, required=False, allow_blank=True, default="")
+    email = StrictEmailField(required=False, allow_blank=True, default="")
+    phone = StrictCharField(max_length=50, required=False, allow_blank=True, default="")
+    note = StrictCharField(required=False, allow_blank=True, default="")
     ocppTagPks = AccountPrimaryKeyRelatedField(
         source="ocpp_tags",
         queryset=OcppTag.objects.all(),
@@ -168,7 +195,7 @@ class UserSerializer(serializers.Serializer):
 
 class OcppTagGroupSerializer(serializers.Serializer):
     ocppTagGroupPk = serializers.IntegerField(source="pk", read_only=True)
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     ocppTagPks = AccountPrimaryKeyRelatedField(
         source="ocpp_tags",
         queryset=OcppTag.objects.all(),
@@ -222,7 +249,7 @@ class TransactionDetailsSerializer(serializers.Serializer):
 
 
 class TransactionDetailsQuerySerializer(serializers.Serializer):
-    energyValuesOnly = serializers.BooleanField(
+    energyValuesOnly = StrictBooleanField(
         required=False, default=True, help_text="Only the energy register readings (default true)."
     )
 

@@ -21,6 +21,7 @@ from .serializers import (
     OcppTagGroupSerializer,
     OcppTagOverviewSerializer,
     OcppTagPksSerializer,
+    OcppTagUpdateFormSerializer,
     TransactionDetailsQuerySerializer,
     TransactionDetailsSerializer,
     TransactionReportQuerySerializer,
@@ -66,7 +67,7 @@ class ChargeBoxViewSet(viewsets.ModelViewSet):
     list=extend_schema(summary="OCPP tags, filtered as in SteVe", responses=OcppTagOverviewSerializer(many=True)),
     create=extend_schema(request=OcppTagFormSerializer, responses={201: OcppTagOverviewSerializer}),
     retrieve=extend_schema(responses=OcppTagOverviewSerializer),
-    update=extend_schema(request=OcppTagFormSerializer, responses=OcppTagOverviewSerializer),
+    update=extend_schema(request=OcppTagUpdateFormSerializer, responses=OcppTagOverviewSerializer),
     destroy=extend_schema(summary="Delete a tag; answers the deleted tag", responses={200: OcppTagOverviewSerializer}),
 )
 class OcppTagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -85,20 +86,20 @@ class OcppTagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         tag = self.get_queryset().get(pk=tag.pk)
         return Response(OcppTagOverviewSerializer(tag).data, status=status_code)
 
-    def _form(self, *, updating=False) -> dict:
-        form = OcppTagFormSerializer(data=self.request.data, updating=updating, context=self.get_serializer_context())
+    def _form(self, form_class) -> dict:
+        form = form_class(data=self.request.data, context=self.get_serializer_context())
         form.is_valid(raise_exception=True)
         return dict(form.validated_data)
 
     def create(self, request):
-        data = self._form()
+        data = self._form(OcppTagFormSerializer)
         with service_errors(**TAG_FIELDS):
             tag = services.ocpp_tag_create(account=request_account(request), **data)
         return self._overview(tag, status.HTTP_201_CREATED)
 
     def update(self, request, ocppTagPk=None):
         tag = self.get_object()
-        data = self._form(updating=True)
+        data = self._form(OcppTagUpdateFormSerializer)
         data.pop("id_tag", None)
         with service_errors(**TAG_FIELDS):
             services.ocpp_tag_update(ocpp_tag=tag, **data)

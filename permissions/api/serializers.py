@@ -1,14 +1,14 @@
 from rest_framework import serializers
 
 from ocpp_core.models import OcppTag, OcppTagGroup
-from powerfill.api.fields import AccountPrimaryKeyRelatedField
+from powerfill.api.fields import AccountPrimaryKeyRelatedField, StrictBooleanField, StrictCharField
 from sites.models import Node
 
 
 class _PermissionSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     nodeId = AccountPrimaryKeyRelatedField(source="node", queryset=Node.objects.all(), label_in_errors="node")
-    appliesToAllChildren = serializers.BooleanField(
+    appliesToAllChildren = StrictBooleanField(
         source="applies_to_all_children",
         required=False,
         default=False,
@@ -33,8 +33,8 @@ class NodeQuerySerializer(serializers.Serializer):
 
 
 class PermissionCheckQuerySerializer(serializers.Serializer):
-    idTag = serializers.CharField(max_length=20)
-    chargeBoxId = serializers.CharField(max_length=48)
+    idTag = StrictCharField(max_length=20)
+    chargeBoxId = StrictCharField(max_length=48)
 
 
 class PermissionCheckSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from ocpp_core.selectors import charge_box_by_id, ocpp_tag_group_list, ocpp_tag_list
 from permissions import selectors, services
-from powerfill.api.pagination import optionally_paginated
+from powerfill.api.pagination import OptionalPageNumberPagination, optionally_paginated
 from powerfill.api.permissions import request_account
 
 from .serializers import (
@@ -49,6 +49,8 @@ class _GrantView(_PermissionViews, APIView):
 
 
 class _HolderPermissionsView(_PermissionViews, APIView):
+    pagination_class = OptionalPageNumberPagination
+
     def holder(self, request):
         return get_object_or_404(self.holders(request), pk=self.kwargs[self.holder_url_kwarg])
 

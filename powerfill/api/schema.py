@@ -1,5 +1,5 @@
-"""The OpenAPI document's extras (drf-spectacular): our authentication schemes, loaded in AppConfig.ready, and the
-error responses every operation can give, added by a postprocessing hook."""
+"""The OpenAPI document's extras (drf-spectacular): our authentication schemes, loaded in AppConfig.ready, and, by
+postprocessing hooks, the error responses every operation can give and the NUL characters no string may hold."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
@@ -49,6 +49,39 @@ ERROR_RESPONSES = {
     "404": "No such object in this account.",
     "429": "Rate limit exceeded; see X-Rate-Limit-Retry-After-Seconds.",
 }
+
+
+# DRF's and Django's text fields refuse NUL characters (PostgreSQL cannot store them): every string the API reads
+# says so, unless a format, an enum or a pattern of its own already rules them out.
+NO_NUL_CHARACTERS = r"^[^\x00]*$"
+
+
+def _refuse_nul_characters(schema: dict, components: dict, seen: set) -> None:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            _refuse_nul_characters(components[name], components, seen)
+        return
+    if schema.get("type") == "string" and not schema.keys() & {"format", "enum", "pattern"}:
+        schema["pattern"] = NO_NUL_CHARACTERS
+    nested = [*schema.get("properties", {}).values(), *schema.get("allOf", []), *schema.get("oneOf", [])]
+    nested += [*schema.get("anyOf", []), schema.get("items"), schema.get("additionalProperties")]
+    for child in nested:
+        if isinstance(child, dict):
+            _refuse_nul_characters(child, components, seen)
+
+
+def refuse_nul_characters(result, generator, request, public):
+    """Mark every string of the requests (bodies and parameters) as free of NUL characters."""
+    components, seen = result.get("components", {}).get("schemas", {}), set()
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                _refuse_nul_characters(parameter["schema"], components, seen)
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _refuse_nul_characters(media["schema"], components, seen)
+    return result
 
 
 def add_error_responses(result, generator, request, public):

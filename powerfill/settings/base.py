@@ -261,6 +261,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "powerfill.api.schema.add_error_responses",
+        "powerfill.api.schema.refuse_nul_characters",
     ],
 }
 

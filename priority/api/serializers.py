@@ -1,22 +1,11 @@
 from rest_framework import serializers
 
 from ocpp_core.models.charge_boxes import PRIORITY_MAX, PRIORITY_MIN
-from powerfill.api.fields import INT32_MAX
+from powerfill.api.fields import INT32_MAX, StrictCharField, StrictFloatField, WholeNumberField
 
 IDENTIFIERS = ("bySerialNumber", "byEvseId", "byChargeBoxId")
 # Identifiers are looked up, not stored: a longer one matches nothing (404) rather than being refused for its length.
 IDENTIFIER_MAX_LENGTH = 255
-
-
-class WholeNumberField(serializers.IntegerField):
-    """A JSON number without a fraction: "5", true and 2.5 are refused (DRF's IntegerField would take "5")."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("invalid")
-        if isinstance(data, float) and not data.is_integer():
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def connector_id_field() -> WholeNumberField:
@@ -29,7 +18,7 @@ def connector_id_field() -> WholeNumberField:
 
 
 class BySerialNumberSerializer(serializers.Serializer):
-    serialNumber = serializers.CharField(
+    serialNumber = StrictCharField(
         source="serial_number",
         max_length=IDENTIFIER_MAX_LENGTH,
         help_text="The chargePointSerialNumber or chargeBoxSerialNumber of the station's last BootNotification.",
@@ -38,7 +27,7 @@ class BySerialNumberSerializer(serializers.Serializer):
 
 
 class ByEvseIdSerializer(serializers.Serializer):
-    evseId = serializers.CharField(
+    evseId = StrictCharField(
         source="evse_id",
         max_length=IDENTIFIER_MAX_LENGTH,
         help_text="The connector's EVSE ID, e.g. DE*EDR*E12345678*1.",
@@ -46,7 +35,7 @@ class ByEvseIdSerializer(serializers.Serializer):
 
 
 class ByChargeBoxIdSerializer(serializers.Serializer):
-    chargeBoxId = serializers.CharField(
+    chargeBoxId = StrictCharField(
         source="charge_box_id", max_length=IDENTIFIER_MAX_LENGTH, help_text="The station's OCPP identity."
     )
     connectorId = connector_id_field()
@@ -89,7 +78,7 @@ class PrioritySetSerializer(ConnectorIdentifierSerializer):
         help_text="Extension for load management: when the vehicle leaves (ISO 8601). Omitted: unchanged; "
         "null: cleared. Cleared on unplug.",
     )
-    energyNeededKwh = serializers.FloatField(
+    energyNeededKwh = StrictFloatField(
         source="energy_needed_kwh",
         required=False,
         allow_null=True,

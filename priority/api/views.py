@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from powerfill.api.errors import service_errors
-from powerfill.api.pagination import optionally_paginated
+from powerfill.api.pagination import OptionalPageNumberPagination, optionally_paginated
 from powerfill.api.permissions import request_account
 from priority import selectors
 from priority.choices import PriorityChangeSource
@@ -36,6 +36,8 @@ def changed_by(request) -> str:
 
 class PriorityView(APIView):
     """gridX's EVCS user priority: one priority per connector, -9..9, 0 by default, back to 0 on unplug."""
+
+    pagination_class = OptionalPageNumberPagination
 
     def _connector(self, request, identifier: ConnectorIdentifierSerializer):
         with service_errors(**SERVICE_FIELDS):

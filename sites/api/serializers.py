@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from powerfill.api.fields import AccountPrimaryKeyRelatedField
+from powerfill.api.fields import AccountPrimaryKeyRelatedField, StrictCharField, StrictChoiceField, StrictFloatField
 from sites.choices import PhaseCount
 from sites.models import MAX_TREE_DEPTH, Node
 
@@ -8,10 +8,10 @@ from sites.models import MAX_TREE_DEPTH, Node
 class NodeLimitsSerializer(serializers.Serializer):
     """The electrical limits a node may carry (used by load management)."""
 
-    maxCurrentA = serializers.FloatField(source="max_current_a", min_value=0, required=False, allow_null=True)
-    phases = serializers.ChoiceField(choices=PhaseCount.choices, required=False)
-    maxPowerKw = serializers.FloatField(source="max_power_kw", min_value=0, required=False, allow_null=True)
-    phaseAsymmetryLimitA = serializers.FloatField(
+    maxCurrentA = StrictFloatField(source="max_current_a", min_value=0, required=False, allow_null=True)
+    phases = StrictChoiceField(choices=PhaseCount.choices, required=False)
+    maxPowerKw = StrictFloatField(source="max_power_kw", min_value=0, required=False, allow_null=True)
+    phaseAsymmetryLimitA = StrictFloatField(
         source="phase_asymmetry_limit_a", min_value=0, required=False, allow_null=True
     )
 
@@ -33,9 +33,9 @@ class SiteNodeSerializer(NodeLimitsSerializer):
 class SiteCreateNodeSerializer(NodeLimitsSerializer):
     """A node to create, with `children` nested to any depth (up to the tree depth limit)."""
 
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     chargeBoxIds = serializers.ListField(
-        source="charge_box_ids", child=serializers.CharField(max_length=48), required=False, default=list
+        source="charge_box_ids", child=StrictCharField(max_length=48), required=False, default=list
     )
 
     def get_fields(self):
@@ -64,7 +64,7 @@ class SiteCreateSerializer(SiteCreateNodeSerializer):
 class SiteUpdateSerializer(NodeLimitsSerializer):
     """Any of: a new name, a new parent (null: make it a root), the complete set of its charge boxes, limits."""
 
-    name = serializers.CharField(max_length=100, required=False)
+    name = StrictCharField(max_length=100, required=False)
     parentId = AccountPrimaryKeyRelatedField(
         source="parent",
         queryset=Node.objects.all(),
@@ -73,9 +73,7 @@ class SiteUpdateSerializer(NodeLimitsSerializer):
         allow_null=True,
         help_text="Move the node (with its subtree) under this node; null makes it a root.",
     )
-    chargeBoxIds = serializers.ListField(
-        source="charge_box_ids", child=serializers.CharField(max_length=48), required=False
-    )
+    chargeBoxIds = serializers.ListField(source="charge_box_ids", child=StrictCharField(max_length=48), required=False)
 
 
 def _nesting_depth(data) -> int:

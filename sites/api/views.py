@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from powerfill.api.errors import service_errors
-from powerfill.api.pagination import optionally_paginated
+from powerfill.api.pagination import OptionalPageNumberPagination, optionally_paginated
 from powerfill.api.permissions import request_account
 from sites import selectors, services
 from sites.models import Node
@@ -16,6 +16,8 @@ SERVICE_FIELDS = {"parent": "parentId", "charge_box_ids": "chargeBoxIds"}
 
 
 class SiteListView(APIView):
+    pagination_class = OptionalPageNumberPagination
+
     @extend_schema(
         summary="The account's sites: every root node with its whole tree",
         responses=SiteNodeSerializer(many=True),
