@@ -9,7 +9,7 @@ from django.db.models import Q, TextChoices
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from powerfill.api.filters import StrictFilterSet, WholeNumberFilter, WholeNumberInFilter
+from powerfill.api.filters import DateTimeFilter, StrictFilterSet, WholeNumberFilter, WholeNumberInFilter
 
 from .selectors import ocpp_tags_expired_q
 
@@ -121,8 +121,8 @@ class TransactionFilterSet(StrictFilterSet):
     userId = WholeNumberInFilter(field_name="ocpp_tag__user_id", min_value=1, help_text="User IDs")
     # Read by filter_period; declared so they appear in the schema and are validated as date-times. "from" is a
     # Python keyword, so it is renamed below the class.
-    from_ = django_filters.IsoDateTimeFilter(method="ignore", help_text="Started at or after (ISO 8601)")
-    to = django_filters.IsoDateTimeFilter(method="ignore", help_text="Started at or before (ISO 8601)")
+    from_ = DateTimeFilter(method="ignore", help_text="Started at or after (ISO 8601)")
+    to = DateTimeFilter(method="ignore", help_text="Started at or before (ISO 8601)")
 
     LIST_PARAMETERS = ("transactionPk", "chargeBoxId", "ocppIdTag", "userId")
 

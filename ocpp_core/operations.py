@@ -21,7 +21,7 @@ from ocpp.v16.enums import (
 from rest_framework import serializers
 
 from permissions.selectors import tag_authorization
-from powerfill.api.fields import Int32Field, StrictBooleanField, StrictCharField, StrictChoiceField
+from powerfill.api.fields import Int32Field, StrictBooleanField, StrictCharField, StrictChoiceField, StrictDateTimeField
 
 from .choices import ReservationStatus
 from .models import (
@@ -352,8 +352,8 @@ class GetDiagnosticsParams(MultipleChargePointSelect):
     location = StrictCharField(max_length=512, help_text="The URL the charger uploads the file to.")
     retries = Int32Field(min_value=1, required=False)
     retryInterval = Int32Field(min_value=1, required=False)
-    start = serializers.DateTimeField(required=False)
-    stop = serializers.DateTimeField(required=False)
+    start = StrictDateTimeField(required=False)
+    stop = StrictDateTimeField(required=False)
 
 
 @_operation
@@ -379,7 +379,7 @@ class GetDiagnostics(Operation):
 
 class UpdateFirmwareParams(MultipleChargePointSelect):
     location = StrictCharField(max_length=512, help_text="The URL the charger downloads the firmware from.")
-    retrieveDateTime = serializers.DateTimeField()
+    retrieveDateTime = StrictDateTimeField()
     retries = Int32Field(min_value=1, required=False)
     retryInterval = Int32Field(min_value=1, required=False)
 
@@ -473,7 +473,7 @@ class SendLocalList(Operation):
 
 class ReserveNowParams(SingleChargeBox):
     connectorId = Int32Field(min_value=0, help_text="0 reserves any connector of the charger.")
-    expiry = serializers.DateTimeField()
+    expiry = StrictDateTimeField()
     idTag = StrictCharField(max_length=20)
 
     def validate_expiry(self, value):
@@ -787,8 +787,8 @@ class GetLogParams(MultipleChargePointSelect):
     location = StrictCharField(max_length=512)
     retries = Int32Field(min_value=1, required=False)
     retryInterval = Int32Field(min_value=1, required=False)
-    start = serializers.DateTimeField(required=False)
-    stop = serializers.DateTimeField(required=False)
+    start = StrictDateTimeField(required=False)
+    stop = StrictDateTimeField(required=False)
 
 
 @_operation
@@ -822,8 +822,8 @@ class GetLog(Operation):
 
 class SignedUpdateFirmwareParams(MultipleChargePointSelect):
     location = StrictCharField(max_length=512)
-    retrieveDateTime = serializers.DateTimeField()
-    installDateTime = serializers.DateTimeField(required=False)
+    retrieveDateTime = StrictDateTimeField()
+    installDateTime = StrictDateTimeField(required=False)
     signingCertificate = StrictCharField(max_length=5500)
     signature = StrictCharField(max_length=800)
     retries = Int32Field(min_value=1, required=False)

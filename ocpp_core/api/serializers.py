@@ -11,6 +11,7 @@ from powerfill.api.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
+    StrictDateTimeField,
     StrictEmailField,
     StrictFloatField,
 )
@@ -122,7 +123,7 @@ class OcppTagFormSerializer(serializers.Serializer):
         help_text="Used when creating; ignored when updating (an idTag never changes).",
     )
     parentIdTag = StrictCharField(source="parent_id_tag", required=False, allow_null=True, allow_blank=True)
-    expiryDate = serializers.DateTimeField(
+    expiryDate = StrictDateTimeField(
         source="expiry_date",
         required=False,
         allow_null=True,
@@ -256,11 +257,11 @@ class TransactionDetailsQuerySerializer(serializers.Serializer):
 
 class TransactionReportQuerySerializer(serializers.Serializer):
     # "from" is a Python keyword: the field is declared below under its wire name.
-    to = serializers.DateTimeField()
+    to = StrictDateTimeField()
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = serializers.DateTimeField()
+        fields["from"] = StrictDateTimeField()
         return fields
 
     def validate(self, attrs):

@@ -8,6 +8,8 @@ BooleanField takes only "true" and "false", as the document's boolean reads in a
 Text is taken as sent: no whitespace is trimmed, so what the document's lengths allow is what is stored.
 """
 
+import re
+
 from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS, ManyRelatedField
@@ -95,6 +97,20 @@ class StrictChoiceField(serializers.ChoiceField):
             if data == choice and _json_type(data) == _json_type(choice):
                 return super().to_internal_value(choice)  # 3.0 is the choice 3, as in JSON
         self.fail("invalid_choice", input=data)
+
+
+# The document's date-time (RFC 3339): a date, "T", a time and its offset.
+RFC3339_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An RFC 3339 date-time with its offset, in a body or a query string: a date alone or a time without an offset
+    is refused rather than read as midnight or as UTC."""
+
+    def to_internal_value(self, value):
+        if not (isinstance(value, str) and RFC3339_DATE_TIME.match(value)):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.ffffff] with Z or +hh:mm")
+        return super().to_internal_value(value)
 
 
 class StrictManyRelatedField(ManyRelatedField):

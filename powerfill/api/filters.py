@@ -2,10 +2,11 @@
 
 import django_filters
 from django import forms
-from django_filters.fields import BaseCSVField
+from django.core.exceptions import ValidationError
+from django_filters.fields import BaseCSVField, IsoDateTimeField
 from drf_spectacular.drainage import set_override
 
-from .fields import INT32_MAX
+from .fields import INT32_MAX, RFC3339_DATE_TIME
 
 
 class WholeNumberFilter(django_filters.NumberFilter):
@@ -24,6 +25,19 @@ class WholeNumberFilter(django_filters.NumberFilter):
 
 class WholeNumberInFilter(django_filters.BaseInFilter, WholeNumberFilter):
     """Whole numbers, comma separated (an empty value is the empty list)."""
+
+
+class RFC3339DateTimeField(IsoDateTimeField):
+    def to_python(self, value):
+        if value not in self.empty_values and not RFC3339_DATE_TIME.match(str(value)):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An RFC 3339 date-time with its offset, as the document's date-time (a date alone is refused)."""
+
+    field_class = RFC3339DateTimeField
 
 
 class StrictFilterSet(django_filters.FilterSet):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from ocpp_core.models.charge_boxes import PRIORITY_MAX, PRIORITY_MIN
-from powerfill.api.fields import INT32_MAX, StrictCharField, StrictFloatField, WholeNumberField
+from powerfill.api.fields import INT32_MAX, StrictCharField, StrictDateTimeField, StrictFloatField, WholeNumberField
 
 IDENTIFIERS = ("bySerialNumber", "byEvseId", "byChargeBoxId")
 # Identifiers are looked up, not stored: a longer one matches nothing (404) rather than being refused for its length.
@@ -71,7 +71,7 @@ class PrioritySetSerializer(ConnectorIdentifierSerializer):
         max_value=PRIORITY_MAX,
         help_text=f"{PRIORITY_MIN}..{PRIORITY_MAX} (OCPP 2.0.1's range); 0 is the default; higher wins.",
     )
-    departureTime = serializers.DateTimeField(
+    departureTime = StrictDateTimeField(
         source="departure_at",
         required=False,
         allow_null=True,

@@ -74,6 +74,15 @@ def test_a_boolean_is_true_or_false(api, account):
     assert api.get(url, {"energyValuesOnly": "false"}).status_code == 200
 
 
+@pytest.mark.parametrize("expiry", ["2030-01-01", "2030-01-01T00:00:00", "2030-01-01 00:00:00Z", 1893456000])
+def test_a_date_time_is_rfc_3339_with_its_offset(api, expiry):
+    """A date alone was read as midnight, a time without offset as UTC."""
+    body = {"idTag": "T1", "expiryDate": expiry}
+    assert_api_error(api.post("/api/v1/ocppTags", body, format="json"), 400, "expiryDate")
+    body["expiryDate"] = "2030-01-01T00:00:00+01:00"
+    assert api.post("/api/v1/ocppTags", body, format="json").json()["expiryDate"] == "2029-12-31T23:00:00Z"
+
+
 def test_text_is_kept_as_sent(api):
     response = api.post("/api/v1/users", {"firstName": " Ada ", "ocppTagPks": []}, format="json")
     assert response.status_code == 201 and response.json()["firstName"] == " Ada "
@@ -85,6 +94,8 @@ def test_text_is_kept_as_sent(api):
         ("/api/v1/ocppTags", {"expired": ""}, "expired"),  # was ignored
         ("/api/v1/ocppTags", {"ocppTagPk": "1.5"}, "ocppTagPk"),
         ("/api/v1/transactions", {"to": ""}, "to"),
+        ("/api/v1/transactions", {"periodType": "FROM_TO", "from": "2030-01-01", "to": "2030-02-01"}, "from"),
+        ("/api/v1/transactions/reports/csv", {"from": "2030-01-01", "to": "2030-02-01T00:00:00Z"}, "from"),
         ("/api/v1/transactions", {"transactionPk": "1,2.5"}, "transactionPk"),
         ("/api/v1/transactions", {"connectorId": "-1"}, "connectorId"),
         ("/api/v1/ocppTags", {"page": "last"}, "page"),
