@@ -37,7 +37,7 @@ class Rate:
 
 
 def rate_parse(text: str) -> Rate:
-    """ "600/m" (600 calls in any minute), "50/10s", "1000/h": calls / [count] second, minute, hour or day."""
+    """A rate as settings write it: "600/m" (600 calls in any minute), "50/10s", "1000/h" (calls / [count] unit)."""
     match = RATE_PATTERN.match(text)
     if match is None or int(match[1]) < 1:
         raise ValueError(f"{text!r} is not a rate such as 600/m, 50/10s or 1000/h")
