@@ -67,7 +67,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.connection_id = new_connection_id()
         self.group = charge_box_group(charge_box.pk)
         self.calls_in_flight: set[asyncio.Task] = set()
-        await self.accept(subprotocol=SUBPROTOCOLS[0])
         if charge_box.is_connected:
             # Take over from an older socket of this charger, in whichever process it lives.
             await self.channel_layer.group_send(
@@ -80,6 +79,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await charger_messages.charger_connected(
             db=self.session.database, charge_box=charge_box, connection_id=self.connection_id, protocol=SUBPROTOCOLS[0]
         )
+        # Open only now: once the charger sees its socket open, it is connected for everyone (an operation sent at
+        # once finds it), and its group reaches this socket.
+        await self.accept(subprotocol=SUBPROTOCOLS[0])
 
     def _handshake(self) -> Handshake:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.scope["headers"]}
