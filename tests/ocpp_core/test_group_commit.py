@@ -5,24 +5,14 @@ import asyncio
 
 import pytest
 
-from ocpp_core.db import INTEGRITY_ERRORS, ocpp_database, ocpp_database_close, statement_rounds
+from ocpp_core.db import INTEGRITY_ERRORS, statement_rounds
 from ocpp_core.models import ChargeBox, Connector, ConnectorStatus
 from ocpp_core.services.charger_messages import connector_status_report
 from tests.factories import ChargeBoxFactory
 
+from .scenarios import run
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run(scenario):
-    """Run an async scenario on a loop of its own, as a server process would, and close its database pools."""
-
-    async def with_cleanup():
-        try:
-            return await scenario(ocpp_database())
-        finally:
-            await ocpp_database_close()
-
-    return asyncio.run(with_cleanup())
 
 
 def report(db, charge_box, status="Charging"):

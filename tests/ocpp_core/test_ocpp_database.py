@@ -1,13 +1,12 @@
 """The OCPP database facade (ocpp_core.db) on the real database of the run: a session's transaction commits its
 statements together or not at all."""
 
-import asyncio
-
 import pytest
 
-from ocpp_core.db import ocpp_database, ocpp_database_close
 from ocpp_core.models import Transaction
 from tests.factories import ChargeBoxFactory
+
+from .scenarios import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,16 +18,6 @@ INSERT = (
     "VALUES (%s, 1, 'TAG', %s, CURRENT_TIMESTAMP, 'Accepted', '', '', '', CURRENT_TIMESTAMP)"
 )
 COUNT = f"SELECT COUNT(*) FROM {TABLE} WHERE charge_box_id = %s"
-
-
-def run(scenario):
-    async def with_cleanup():
-        try:
-            return await scenario(ocpp_database())
-        finally:
-            await ocpp_database_close()
-
-    return asyncio.run(with_cleanup())
 
 
 def test_a_transaction_that_fails_leaves_nothing_behind(account):

@@ -9,7 +9,6 @@ tariff in force when the session started."""
 import copy
 import json
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 from urllib.parse import urlsplit
@@ -37,18 +36,14 @@ from ..factories import (
     TransactionFactory,
 )
 from .clients import client_of
+from .ocpi_examples import EXAMPLES, example
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 SESSIONS = sorted(EXAMPLES.glob("session_example_*.json"))
 # The restriction examples are whole tariffs too; the PUT example is one without last_updated.
 TARIFFS = sorted([*EXAMPLES.glob("tariff_*.json"), *EXAMPLES.glob("tariffrestriction_example_*.json")])
 EMSP = "/ocpi/emsp/2.2.1"
 CPO = "/ocpi/cpo/2.2.1"
-
-
-def example(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text())
 
 
 def ocpi_time(moment) -> str:

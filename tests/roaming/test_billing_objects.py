@@ -3,7 +3,6 @@ missing required field, a string too long or a value outside its enum is refused
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,8 @@ from roaming.objects import (
     first_error,
 )
 
-EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
+from .ocpi_examples import EXAMPLES, example
+
 # The restriction examples are whole tariffs, too; the PUT example is a tariff without last_updated.
 FULL_TARIFFS = sorted(
     path
@@ -24,10 +24,6 @@ FULL_TARIFFS = sorted(
     if path.name != "tariff_put_example.json"
 )
 SESSIONS = sorted(EXAMPLES.glob("session_example_*.json"))
-
-
-def example(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text())
 
 
 def error_of(serializer_class, data) -> str:

@@ -3,9 +3,7 @@ CANCEL_RESERVATION or UNLOCK_CONNECTOR. What can be judged at once is answered a
 command is carried out once, after the commit, by a worker (Celery runs eager in the tests), and its result goes to
 the eMSP's response_url through the outbox."""
 
-import json
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -32,10 +30,10 @@ from ..factories import (
     TransactionFactory,
 )
 from .clients import client_of
+from .ocpi_examples import example
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
-TOKEN = json.loads((EXAMPLES / "token_put_example.json").read_text())  # NL*TNM 012345678
+TOKEN = example("token_put_example.json")  # NL*TNM 012345678
 COMMANDS = "/ocpi/cpo/2.2.1/commands"
 RESPONSE_URL = "http://127.0.0.1:9/ocpi/emsp/2.2.1/commands/result/1"  # the discard port: nothing answers
 NOT_CONNECTED = "The charge box is not connected."

@@ -12,15 +12,11 @@ from roaming.choices import OcpiRole
 from roaming.models import PartnerLocation
 
 from ..factories import PartyFactory, PartyRoleFactory
+from .ocpi_examples import EXAMPLES, example
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 FULL_LOCATIONS = sorted(EXAMPLES.glob("location_example*.json"))
 BASE = "/ocpi/emsp/2.2.1/locations"
-
-
-def example(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text())
 
 
 @pytest.fixture

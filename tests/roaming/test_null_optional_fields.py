@@ -9,7 +9,6 @@ read back without it."""
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 from rest_framework import serializers
@@ -33,9 +32,9 @@ from roaming.services.credentials import party_register_with
 from ..e2e.ocpi_scripted_partner import scripted_partner
 from ..factories import OcpiIdentityFactory, PartyFactory, PartyRoleFactory
 from .clients import client_of
+from .ocpi_examples import EXAMPLES
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 EXAMPLE_TYPES = {  # file name prefix -> the object type the example is
     "location_example": LocationSerializer,
     "token_example": TokenSerializer,

@@ -2,22 +2,17 @@
 as the 2.2.1 errata corrected them) and of the CDRs module's step_size rules, plus restrictions read in the location's
 time zone. The expected amounts are the spec's or worked out by hand, in the comments."""
 
-import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from roaming.objects import CdrSerializer, SessionSerializer
 from roaming.pricing import MeterSample, price_session
 
-EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
+from .ocpi_examples import example
+
 AMSTERDAM = "Europe/Amsterdam"
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-
-
-def example(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text())
 
 
 def local(moment: str) -> datetime:

@@ -2,9 +2,7 @@
 partner's tag group that the permission resolver judges like any other; partner CPOs read ours (Sender interface)
 and ask about one in real time (authorize)."""
 
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -28,15 +26,11 @@ from ..factories import (
     PartyRoleFactory,
 )
 from .clients import client_of
+from .ocpi_examples import example
 
 pytestmark = pytest.mark.django_db
-EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 TOKEN_EXAMPLES = ["token_example_1_app_user.json", "token_example_2_full_rfid.json", "token_put_example.json"]
 BASE = "/ocpi/cpo/2.2.1/tokens"
-
-
-def example(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text())
 
 
 @pytest.fixture
