@@ -15,7 +15,9 @@ class PriorityChange(models.Model):
     priority = models.SmallIntegerField()
     previous_priority = models.SmallIntegerField()
     source = models.CharField(max_length=16, choices=PriorityChangeSource.choices)
-    changed_by = models.CharField(max_length=150, blank=True, help_text="The API account or admin user.")
+    changed_by = models.CharField(
+        max_length=150, blank=True, default="", db_default="", help_text="The API account or admin user."
+    )
     changed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

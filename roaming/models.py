@@ -278,7 +278,7 @@ class OutboxMessage(models.Model):
     partner = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="outbox")
     key = models.CharField(max_length=200, help_text="The object, e.g. locations:DE:ACM:LOC1; order is kept per key.")
     method = models.CharField(max_length=6)
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, default="", db_default="")  # empty until sent, where build_at_send
     body = models.JSONField(null=True, blank=True)
     build_at_send = models.BooleanField(
         default=False,
@@ -288,7 +288,7 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     next_attempt_at = models.DateTimeField(db_index=True)
     claimed_until = models.DateTimeField(null=True, blank=True, help_text="A worker is sending it (until then).")
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     gave_up_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(
@@ -296,7 +296,7 @@ class OutboxMessage(models.Model):
         blank=True,
         help_text="The partner's credentials ended before it was sent: never sent (given up at the same moment).",
     )
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["created_at", "pk"]

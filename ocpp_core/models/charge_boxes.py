@@ -164,10 +164,13 @@ class Connector(models.Model):
         "EVSE ID",
         max_length=48,
         blank=True,
+        default="",
+        db_default="",  # the chargers' SQL (charger_messages) leaves it out
         help_text="eMI3 EVSE ID (e.g. DE*EDR*E12345678*1), used by roaming and the priority API.",
     )
     priority = models.SmallIntegerField(
         default=0,
+        db_default=0,  # the chargers' SQL leaves it out
         validators=[MinValueValidator(PRIORITY_MIN), MaxValueValidator(PRIORITY_MAX)],
         help_text="User priority for load management, -9..9; higher wins; back to 0 on unplug.",
     )

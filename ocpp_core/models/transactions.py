@@ -55,9 +55,12 @@ class Transaction(models.Model):
     meter_start = models.IntegerField(help_text="Meter reading at start, Wh.")
     stopped_at = models.DateTimeField(null=True, blank=True)
     meter_stop = models.IntegerField(null=True, blank=True, help_text="Meter reading at stop, Wh.")
-    stop_reason = models.CharField(max_length=32, blank=True)
-    stop_id_tag = models.CharField("stop ID tag", max_length=20, blank=True)
-    stop_event_actor = models.CharField(max_length=16, choices=StopEventActor.choices, blank=True)
+    # Set when the transaction stops; the chargers' SQL that starts it leaves them to the database's default.
+    stop_reason = models.CharField(max_length=32, blank=True, default="", db_default="")
+    stop_id_tag = models.CharField("stop ID tag", max_length=20, blank=True, default="", db_default="")
+    stop_event_actor = models.CharField(
+        max_length=16, choices=StopEventActor.choices, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

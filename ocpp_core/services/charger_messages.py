@@ -250,7 +250,7 @@ async def connector_status_report(
     )
     current = (
         f"INSERT INTO {Connector._meta.db_table} (charge_box_id, connector_id, status, error_code, info, vendor_id, "
-        "vendor_error_code, status_updated_at, evse_id, priority) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', 0) "
+        "vendor_error_code, status_updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (charge_box_id, connector_id) DO UPDATE SET status = excluded.status, "
         "error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, "
         "vendor_error_code = excluded.vendor_error_code, status_updated_at = excluded.status_updated_at",
@@ -377,8 +377,8 @@ async def transaction_start(
     roaming = authorization.ocpp_tag is not None and await roaming_concerns(charge_box_pk=charge_box.pk)
     insert = (
         f"INSERT INTO {tx_table} (charge_box_id, connector_id, id_tag, meter_start, started_at, ocpp_tag_id, "
-        "start_status, reservation_id, stop_reason, stop_id_tag, stop_event_actor, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', '', %s) "
+        "start_status, reservation_id, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (charge_box_id, connector_id, id_tag, meter_start, started_at) DO NOTHING RETURNING id",
         [*key, authorization.ocpp_tag.pk if authorization.ocpp_tag else None, info.status, reservation, timezone.now()],
     )

@@ -159,8 +159,8 @@ def connector_unplug_statements(
         *([lock] if lock_row else []),
         (
             f"INSERT INTO {PriorityChange._meta.db_table} "
-            "(connector_id, priority, previous_priority, source, changed_by, changed_at) "
-            f"SELECT id, 0, priority, %s, '', %s FROM {connector_table} "
+            "(connector_id, priority, previous_priority, source, changed_at) "
+            f"SELECT id, 0, priority, %s, %s FROM {connector_table} "
             "WHERE charge_box_id = %s AND connector_id = %s AND priority <> 0",
             [PriorityChangeSource.UNPLUG.value, at, *key],
         ),

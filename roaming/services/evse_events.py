@@ -26,9 +26,8 @@ def evse_change_statements(*, charge_box_pk: int, connector_id: int | None = Non
     locations = Location._meta.db_table
     key = "'evses:' || c.id"
     sql = (
-        f"INSERT INTO {outbox} (partner_id, key, method, url, body, build_at_send, created_at, next_attempt_at, "
-        "attempts, last_error) "
-        f"SELECT p.id, {key}, %s, '', NULL, %s, %s, %s, 0, '' FROM {connectors} c "
+        f"INSERT INTO {outbox} (partner_id, key, method, build_at_send, created_at, next_attempt_at) "
+        f"SELECT p.id, {key}, %s, %s, %s, %s FROM {connectors} c "
         f"JOIN {boxes} cb ON cb.id = c.charge_box_id JOIN {nodes} bn ON bn.id = cb.node_id "
         f"JOIN {parties} p ON p.account_id = cb.account_id AND p.state = %s "
         "WHERE c.charge_box_id = %s AND c.connector_id > 0"

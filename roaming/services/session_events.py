@@ -60,9 +60,8 @@ def _enqueue(transaction_id: int, key: str, method: str, now, *, waiting_only: b
         "AND ln.lft <= bn.lft AND ln.rght >= bn.rght"
     )
     sql = (
-        f"INSERT INTO {outbox} (partner_id, key, method, url, body, build_at_send, created_at, next_attempt_at, "
-        "attempts, last_error) "
-        f"SELECT pt.partner_id, %s, %s, '', NULL, %s, %s, %s, 0, '' FROM {transactions} t "
+        f"INSERT INTO {outbox} (partner_id, key, method, build_at_send, created_at, next_attempt_at) "
+        f"SELECT pt.partner_id, %s, %s, %s, %s, %s FROM {transactions} t "
         f"JOIN {tokens} pt ON pt.ocpp_tag_id = t.ocpp_tag_id WHERE t.id = %s AND NOT EXISTS ({already}) "
         f"AND EXISTS ({published})"
     )

@@ -10,4 +10,3 @@ EXAMPLES = Path(__file__).with_name("data") / "ocpi-2.2.1-examples"
 def example(name: str) -> dict:
     """One example file, parsed."""
     return json.loads((EXAMPLES / name).read_text())
-
