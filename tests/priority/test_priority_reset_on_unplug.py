@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from django.utils import timezone
 
-from ocpp_core.db import ocpp_database, ocpp_database_close
 from ocpp_core.models import Connector, Transaction
 from ocpp_core.services.charger_messages import connector_status_report, transaction_stop
 from powerfill.accounts.services import api_token_create
@@ -19,20 +18,9 @@ from ..e2e.conftest import OCPP_SERVER_ENV, api_call
 from ..e2e.ocpp_client import raw_charger, run
 from ..factories import ChargeBoxFactory, ConnectorFactory, ConnectorLoadFactory, TransactionFactory
 from ..live import asgi_server
+from ..ocpp_core.scenarios import run as on_the_charger_path
 
 NOW = "2026-03-01T10:00:00Z"
-
-
-def on_the_charger_path(scenario):
-    """Run an async scenario on a loop of its own, as a server process does, and close its database pools."""
-
-    async def with_cleanup():
-        try:
-            return await scenario(ocpp_database())
-        finally:
-            await ocpp_database_close()
-
-    return asyncio.run(with_cleanup())
 
 
 def report(charge_box, connector_id: int, status: str):
