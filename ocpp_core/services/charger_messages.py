@@ -29,7 +29,6 @@ from permissions.selectors import TagAuthorization, authorization_from_row, auth
 from priority.services.priorities import connector_unplug_statements
 from roaming.services.charger_roaming import roaming_concerns, roaming_concerns_known
 from roaming.services.evse_events import evse_change_statements
-from roaming.services.outbox import outbox_drain_soon
 from roaming.services.realtime_authorization import (
     REALTIME_TIMEOUT_SECONDS,
     ask_emsp,
@@ -40,6 +39,7 @@ from roaming.services.session_events import session_change_statements
 
 from ..choices import ChargerEventKind, ReservationStatus, StopEventActor
 from ..db import OcppDatabase, Statement, Statements, ocpp_db
+from ..hooks import app_statements_committed
 from ..models import (
     ChargeBox,
     ChargerEvent,
@@ -391,7 +391,7 @@ async def transaction_start(
                 for statement in session_change_statements(transaction_id=created[0]):
                     await db.execute(*statement)
         if created is not None:
-            outbox_drain_soon()  # the session's PUT, now committed
+            app_statements_committed()  # the session's PUT, now committed
     if created is None:  # a replay: answer with the first start's id and status
         transaction_id, start_status = await db.fetchone(
             f"SELECT id, start_status FROM {tx_table} WHERE charge_box_id = %s AND connector_id = %s "
@@ -455,7 +455,7 @@ async def transaction_stop(
                 for statement in session_change_statements(transaction_id=transaction_id, stopped=True):
                     await db.execute(*statement)
     if stopped is not None and roaming:
-        outbox_drain_soon()  # the session's last PUT and its CDR, now committed
+        app_statements_committed()  # the session's last PUT and its CDR, now committed
     if stopped is None and not await db.fetchone(
         f"SELECT 1 FROM {tx_table} WHERE id = %s AND charge_box_id = %s", [transaction_id, charge_box.pk]
     ):
@@ -497,14 +497,14 @@ async def _write_with_roaming(
         await db.write(*statements)
     elif known:
         await db.write(*statements, *roaming())
-        outbox_drain_soon()  # what the roaming statements queued is committed
+        app_statements_committed()  # what the roaming statements queued is committed
     else:
 
         async def look_up_and_write():
             concerned = await roaming_concerns(charge_box_pk=charge_box.pk)
             await db.write(*statements, *(roaming() if concerned else []))
             if concerned:
-                outbox_drain_soon()
+                app_statements_committed()
 
         write = asyncio.ensure_future(look_up_and_write())
         write.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, if nobody waits
